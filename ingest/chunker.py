@@ -1,0 +1,205 @@
+"""Structure-aware chunking measured in the embedding model's tokens.
+
+Blocks are grouped under their heading path; a chunk never spans two pages or two sections,
+tables stay whole where they fit, and a block too long for the window is split with
+LangChain's ``RecursiveCharacterTextSplitter`` counting the model's own tokens. Every chunk,
+with the heading path prefixed as it is embedded, fits the model's window: nothing is ever
+truncated silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from config.settings import ChunkingSettings
+from ingest.types import BLOCK_SEPARATOR, Block, ChunkDraft, ParsedDocument
+from retrieval.types import Embedder
+
+HEADING_SEPARATOR = " > "
+_MAX_PREFIX_TOKENS = 48
+
+
+def embed_text_for(heading_path: tuple[str, ...], text: str) -> str:
+    """What is embedded for a chunk: its heading path as context, then its text."""
+    if not heading_path:
+        return text
+    return HEADING_SEPARATOR.join(heading_path) + "\n" + text
+
+
+@dataclass
+class _Buffer:
+    blocks: list[tuple[int, Block]] = field(default_factory=list)  # (offset, block)
+    tokens: int = 0
+
+    def clear(self) -> None:
+        self.blocks.clear()
+        self.tokens = 0
+
+
+class TokenChunker:
+    """Chunker over an :class:`Embedder`'s tokenizer. Construction is cheap."""
+
+    def __init__(self, settings: ChunkingSettings, embedder: Embedder) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._splitter: RecursiveCharacterTextSplitter | None = None
+
+    @property
+    def limit(self) -> int:
+        """Largest chunk in tokens (special tokens and heading prefix included)."""
+        return min(self._settings.max_tokens, self._embedder.max_tokens)
+
+    def _tokens(self, text: str) -> int:
+        return self._embedder.count_tokens(text)
+
+    def _split(self, text: str, budget: int) -> list[str]:
+        tokenizer: Any = getattr(self._embedder, "tokenizer", None)
+        overlap = min(self._settings.overlap_tokens, budget // 4)
+        if tokenizer is not None:
+            splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+                tokenizer, chunk_size=budget, chunk_overlap=overlap, strip_whitespace=True
+            )
+        else:  # an embedder without a HF tokenizer: count with count_tokens
+            splitter = RecursiveCharacterTextSplitter(
+                chunk_size=budget,
+                chunk_overlap=overlap,
+                length_function=lambda t: self._tokens(t) - 2,
+                strip_whitespace=True,
+            )
+        return [p for p in splitter.split_text(text) if p.strip()]
+
+    def _hard_split(self, text: str, budget: int) -> list[str]:
+        """Split by token offsets: for text without spaces or separators (one huge 'word')."""
+        tokenizer: Any = getattr(self._embedder, "tokenizer", None)
+        pieces: list[str] = []
+        if tokenizer is not None and getattr(tokenizer, "is_fast", False):
+            enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                            truncation=False, verbose=False)
+            offsets = enc["offset_mapping"]
+            for i in range(0, len(offsets), budget):
+                window = offsets[i : i + budget]
+                pieces.append(text[window[0][0] : window[-1][1]])
+        else:
+            step = max(1, budget)  # a token is at least one character
+            pieces = [text[i : i + step] for i in range(0, len(text), step)]
+        return [p for p in pieces if p.strip()]
+
+    def chunk(self, document: ParsedDocument) -> list[ChunkDraft]:
+        """Chunks in document order, each within :attr:`limit` tokens."""
+        return list(self._iter_chunks(document))
+
+    def _iter_chunks(self, document: ParsedDocument) -> Iterator[ChunkDraft]:
+        limit = self.limit
+        path: list[str] = []
+        buffer = _Buffer()
+        buffer_path: tuple[str, ...] = ()
+        buffer_page: int | None = None
+        offset = 0
+        for block in document.blocks:
+            start = offset
+            offset += len(block.text) + len(BLOCK_SEPARATOR)
+            if not block.text.strip():
+                continue
+            if block.kind == "title":
+                # A heading closes the open chunk and opens the next section's first chunk.
+                yield from self._flush(buffer, buffer_path, buffer_page, limit)
+                depth = block.depth if block.depth is not None else 0
+                path = path[: max(0, depth)] + [" ".join(block.text.split())[:200]]
+            elif buffer.blocks and (block.page != buffer_page or block.kind == "table"):
+                # Chunks never span pages; tables get chunks of their own.
+                yield from self._flush(buffer, buffer_path, buffer_page, limit)
+            block_tokens = self._tokens(block.text) - 2
+            if buffer.blocks:
+                prefix_tokens = self._prefix_tokens(buffer_path)
+                if buffer.tokens + block_tokens + prefix_tokens + 4 > limit:
+                    yield from self._flush(buffer, buffer_path, buffer_page, limit)
+            if not buffer.blocks:
+                buffer_path, buffer_page = tuple(path), block.page
+            buffer.blocks.append((start, block))
+            buffer.tokens += block_tokens + (2 if len(buffer.blocks) > 1 else 0)
+            if block.kind == "table":
+                yield from self._flush(buffer, buffer_path, buffer_page, limit)
+        yield from self._flush(buffer, buffer_path, buffer_page, limit)
+
+    def _prefix_tokens(self, heading_path: tuple[str, ...]) -> int:
+        if not heading_path:
+            return 0
+        return self._tokens(HEADING_SEPARATOR.join(heading_path)) - 1
+
+    def _fit_path(self, heading_path: tuple[str, ...]) -> tuple[str, ...]:
+        """Drop outer headings until the prefix is small enough to leave room for text."""
+        while heading_path and self._prefix_tokens(heading_path) > _MAX_PREFIX_TOKENS:
+            heading_path = heading_path[1:]
+        return heading_path
+
+    def _flush(
+        self, buffer: _Buffer, heading_path: tuple[str, ...], page: int | None, limit: int
+    ) -> Iterator[ChunkDraft]:
+        if not buffer.blocks:
+            return
+        first_offset = buffer.blocks[0][0]
+        last_offset, last_block = buffer.blocks[-1]
+        text = BLOCK_SEPARATOR.join(b.text for _, b in buffer.blocks)
+        kind = "table" if any(b.kind == "table" for _, b in buffer.blocks) else "text"
+        only_title = all(b.kind == "title" for _, b in buffer.blocks)
+        buffer.clear()
+        assert first_offset + len(text) == last_offset + len(last_block.text)
+        if only_title:
+            # A heading with nothing under it on this page: it lives on in its children's
+            # heading paths, so no chunk of its own.
+            return
+        heading_path = self._fit_path(heading_path)
+        yield from self._emit(text, first_offset, kind, page, heading_path, limit)
+
+    def _emit(
+        self,
+        text: str,
+        start: int,
+        kind: str,
+        page: int | None,
+        heading_path: tuple[str, ...],
+        limit: int,
+    ) -> Iterator[ChunkDraft]:
+        embed_text = embed_text_for(heading_path, text)
+        tokens = self._tokens(embed_text)
+        if tokens <= limit:
+            yield ChunkDraft(text, kind, page, heading_path, start, start + len(text), tokens,
+                             embed_text)
+            return
+        budget = max(8, limit - self._prefix_tokens(heading_path) - 4)
+        # Very long text without structure is cut by token offsets straight away: the
+        # recursive splitter would otherwise count tokens for millions of tiny pieces.
+        if len(text) > budget * 64 and text.count(" ") < len(text) // 20:
+            pieces = self._hard_split(text, budget)
+        else:
+            pieces = self._split(text, budget)
+        cursor = 0
+        for piece in pieces:
+            found = text.find(piece, cursor)
+            if found < 0:  # the splitter normalised something; locate by prefix instead
+                found = text.find(piece[:32], cursor)
+            if found < 0:
+                found = cursor
+            piece_start = start + found
+            piece_text = text[found : found + len(piece)]
+            cursor = max(cursor, found + 1)
+            piece_embed = embed_text_for(heading_path, piece_text)
+            piece_tokens = self._tokens(piece_embed)
+            if piece_tokens > limit:
+                # Token counts of a piece in isolation can differ slightly; cut it hard.
+                sub_cursor = 0
+                for sub in self._hard_split(piece_text, budget - 8):
+                    sub_found = piece_text.find(sub, sub_cursor)
+                    sub_found = sub_cursor if sub_found < 0 else sub_found
+                    sub_cursor = sub_found + len(sub)
+                    sub_embed = embed_text_for(heading_path, sub)
+                    yield ChunkDraft(sub, kind, page, heading_path, piece_start + sub_found,
+                                     piece_start + sub_found + len(sub),
+                                     self._tokens(sub_embed), sub_embed)
+                continue
+            yield ChunkDraft(piece_text, kind, page, heading_path, piece_start,
+                             piece_start + len(piece_text), piece_tokens, piece_embed)

@@ -1,0 +1,368 @@
+"""The ingest pipeline: file -> blocks -> chunks -> vectors -> catalog + FAISS.
+
+Parsing, chunking and embedding run outside the writer lock; only the short catalog/index
+update holds it. A replaced document switches versions in one catalog transaction: new
+vectors are added to FAISS first (invisible: retrieval only returns committed chunks), the
+transaction inserts the new chunks and deletes the old ones, and the old vectors are then
+removed. A file that fails leaves everything already ingested as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from filelock import FileLock
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from ingest.chunker import HEADING_SEPARATOR, embed_text_for
+from ingest.types import Chunker, IngestError, Parser
+from ingest.unstructured_parser import file_type_for
+from retrieval.catalog import (
+    Chunk,
+    Collection,
+    Document,
+    get_collection,
+    get_or_create_collection,
+)
+from retrieval.faiss_index import FaissIndexStore
+from retrieval.types import Embedder
+
+log = logging.getLogger(__name__)
+
+COLLECTION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+Status = Literal["added", "replaced", "unchanged", "failed"]
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What happened to one file."""
+
+    name: str
+    status: Status
+    document_id: int | None = None
+    version: int | None = None
+    chunks: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def validate_collection_name(name: str) -> str:
+    """Return ``name`` if it is a valid collection name, else raise ValueError."""
+    if not COLLECTION_NAME_RE.match(name or ""):
+        raise ValueError(
+            f"invalid collection name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def expand_paths(paths: Sequence[Path]) -> list[tuple[Path, str]]:
+    """Files to ingest with their document names (relative to a given folder)."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    continue
+                found.append((child, child.relative_to(path).as_posix()))
+        else:
+            found.append((path, path.name))
+    return found
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Ingestor:
+    """Adds, replaces and deletes documents. Safe to share between threads; one writer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        embedder: Embedder,
+        index: FaissIndexStore,
+        parser: Parser,
+        chunker: Chunker,
+    ) -> None:
+        self._settings = settings
+        self._sessions = session_factory
+        self._embedder = embedder
+        self._index = index
+        self._parser = parser
+        self._chunker = chunker
+        self._thread_lock = threading.Lock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._file_lock = FileLock(str(settings.data_dir / ".writer.lock"))
+
+    def _writer(self) -> _WriterLock:
+        return _WriterLock(self._thread_lock, self._file_lock)
+
+    # -- ingest ------------------------------------------------------------------------
+    def ingest_paths(
+        self,
+        paths: Iterable[tuple[Path, str]],
+        collection: str,
+        on_result: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """Ingest ``(path, name)`` pairs one by one; a failing file never stops the batch."""
+        results = []
+        for path, name in paths:
+            result = self.ingest_file(path, collection, name=name)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+
+    def ingest_file(
+        self, path: Path, collection: str, name: str | None = None, storage_name: str | None = None
+    ) -> FileResult:
+        """Ingest one file into ``collection``; failures come back as ``status="failed"``."""
+        validate_collection_name(collection)
+        name = name or path.name
+        try:
+            return self._ingest(path, collection, name, storage_name)
+        except IngestError as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the batch
+            log.exception("unexpected error ingesting %s", name)
+            reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
+        return self._record_failure(collection, name, path, reason)
+
+    def _ingest(
+        self, path: Path, collection: str, name: str, storage_name: str | None
+    ) -> FileResult:
+        file_type = file_type_for(name)
+        allowed = self._settings.ingest.allowed_extensions
+        if file_type is None or Path(name).suffix.lower() not in allowed:
+            raise IngestError(
+                f"unsupported file type {Path(name).suffix or '(no extension)'!r}; "
+                f"supported: {', '.join(allowed)}"
+            )
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise IngestError(f"cannot read the file: {exc.strerror or exc}") from exc
+        limit = self._settings.ingest.max_file_mb * 2**20
+        if size > limit:
+            raise IngestError(
+                f"the file is {size / 2**20:.1f} MiB; the limit is "
+                f"{self._settings.ingest.max_file_mb:g} MiB (ingest.max_file_mb)"
+            )
+        content_hash = sha256_file(path)
+        with self._sessions() as session:
+            existing = self._find_document(session, collection, name)
+            if existing is not None and existing.status == "ready" and (
+                existing.content_hash == content_hash
+            ):
+                return FileResult(name, "unchanged", existing.id, existing.version,
+                                  self._count_chunks(session, existing.id))
+
+        parsed = self._parser.parse(path, file_type)
+        drafts = self._chunker.chunk(parsed)
+        if not drafts:
+            raise IngestError("no text could be extracted from this file")
+        vectors = self._embedder.embed_documents([d.embed_text or d.text for d in drafts])
+
+        with self._writer(), self._sessions() as session:
+            coll = get_or_create_collection(session, collection)
+            doc = self._find_document(session, collection, name)
+            old_ids: list[int] = []
+            if doc is None:
+                doc = Document(collection_id=coll.id, name=name, version=1,
+                               file_type=file_type, content_hash=content_hash)
+                session.add(doc)
+                status: Status = "added"
+            else:
+                old_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id == doc.id)))
+                if doc.status == "ready":
+                    doc.version += 1
+                    status = "replaced"
+                else:
+                    status = "added"
+            doc.file_type = file_type
+            doc.content_hash = content_hash
+            doc.size_bytes = size
+            doc.status = "ready"
+            doc.error = None
+            doc.num_pages = parsed.num_pages
+            doc.storage_name = storage_name
+            session.flush()
+            rows = [
+                Chunk(
+                    document_id=doc.id, ordinal=i, text=d.text, kind=d.kind, page=d.page,
+                    heading_path=HEADING_SEPARATOR.join(d.heading_path),
+                    char_start=d.char_start, char_end=d.char_end, token_count=d.token_count,
+                )
+                for i, d in enumerate(drafts)
+            ]
+            session.add_all(rows)
+            session.flush()
+            new_ids = np.array([r.id for r in rows], dtype=np.int64)
+            self._index.add(coll.id, new_ids, vectors)
+            try:
+                if old_ids:
+                    session.execute(delete(Chunk).where(Chunk.id.in_(old_ids)))
+                session.commit()
+            except Exception:
+                session.rollback()
+                self._index.remove(coll.id, new_ids)
+                raise
+            self._index.remove(coll.id, np.array(old_ids, dtype=np.int64))
+            self._index.save(coll.id)
+            return FileResult(name, status, doc.id, doc.version, len(rows))
+
+    def _record_failure(self, collection: str, name: str, path: Path, reason: str) -> FileResult:
+        """Record a failed file on its document row, unless a good version already exists."""
+        try:
+            with self._writer(), self._sessions() as session:
+                doc = self._find_document(session, collection, name)
+                if doc is not None and doc.status == "ready":
+                    # Keep the working version searchable; report the rejected update.
+                    return FileResult(
+                        name, "failed", doc.id, doc.version,
+                        error=f"{reason} (version {doc.version} is kept unchanged)",
+                    )
+                coll = get_or_create_collection(session, collection)
+                if doc is None:
+                    doc = Document(collection_id=coll.id, name=name, version=0,
+                                   file_type=(file_type_for(name) or "unknown"),
+                                   content_hash="")
+                    session.add(doc)
+                doc.status = "failed"
+                doc.error = reason
+                try:
+                    doc.size_bytes = path.stat().st_size
+                except OSError:
+                    doc.size_bytes = 0
+                session.commit()
+                return FileResult(name, "failed", doc.id, None, error=reason)
+        except Exception:  # noqa: BLE001 - reporting must not fail the batch either
+            log.exception("could not record failure of %s", name)
+            return FileResult(name, "failed", error=reason)
+
+    # -- delete ------------------------------------------------------------------------
+    def delete_document(self, collection: str, document_id: int) -> bool:
+        """Delete a document, its chunks and its vectors. False if it does not exist."""
+        with self._writer(), self._sessions() as session:
+            coll = get_collection(session, collection)
+            doc = session.get(Document, document_id)
+            if coll is None or doc is None or doc.collection_id != coll.id:
+                return False
+            ids = np.array(
+                session.scalars(select(Chunk.id).where(Chunk.document_id == doc.id)).all(),
+                dtype=np.int64,
+            )
+            storage_name = doc.storage_name
+            session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+            session.delete(doc)
+            session.commit()
+            self._index.remove(coll.id, ids)
+            self._index.save(coll.id)
+        if storage_name:
+            (self._settings.uploads_dir / storage_name).unlink(missing_ok=True)
+        return True
+
+    def create_collection(self, name: str) -> Collection:
+        """Create (or return) a collection."""
+        validate_collection_name(name)
+        with self._writer(), self._sessions() as session:
+            coll = get_or_create_collection(session, name)
+            session.commit()
+            return coll
+
+    # -- consistency -------------------------------------------------------------------
+    def check(self, repair: bool = False) -> list[str]:
+        """Compare catalog chunk ids with FAISS ids per collection; optionally repair.
+
+        Repair removes vectors without a catalog chunk and re-embeds catalog chunks that
+        have no vector (chunk text lives in SQL, so nothing is lost).
+        """
+        problems: list[str] = []
+        with self._writer(), self._sessions() as session:
+            for coll in session.scalars(select(Collection)):
+                self._index.reload(coll.id)
+                catalog_ids = set(
+                    session.scalars(
+                        select(Chunk.id)
+                        .join(Document, Chunk.document_id == Document.id)
+                        .where(Document.collection_id == coll.id, Document.status == "ready")
+                    )
+                )
+                index_ids = set(self._index.ids(coll.id).tolist())
+                extra = sorted(index_ids - catalog_ids)
+                missing = sorted(catalog_ids - index_ids)
+                if extra:
+                    problems.append(f"{coll.name}: {len(extra)} vectors without a catalog chunk")
+                if missing:
+                    problems.append(f"{coll.name}: {len(missing)} catalog chunks without a vector")
+                if repair and (extra or missing):
+                    self._index.remove(coll.id, np.array(extra, dtype=np.int64))
+                    if missing:
+                        chunks = session.scalars(select(Chunk).where(Chunk.id.in_(missing))).all()
+                        texts = [
+                            embed_text_for(
+                                tuple(c.heading_path.split(HEADING_SEPARATOR))
+                                if c.heading_path else (),
+                                c.text,
+                            )
+                            for c in chunks
+                        ]
+                        self._index.add(
+                            coll.id,
+                            np.array([c.id for c in chunks], dtype=np.int64),
+                            self._embedder.embed_documents(texts),
+                        )
+                    self._index.save(coll.id)
+        return problems
+
+    @staticmethod
+    def _find_document(session: Session, collection: str, name: str) -> Document | None:
+        return session.scalar(
+            select(Document)
+            .join(Collection, Document.collection_id == Collection.id)
+            .where(Collection.name == collection, Document.name == name)
+        )
+
+    @staticmethod
+    def _count_chunks(session: Session, document_id: int) -> int:
+        return len(session.scalars(select(Chunk.id).where(Chunk.document_id == document_id)).all())
+
+
+class _WriterLock:
+    """Thread lock + inter-process file lock: one writer per data directory."""
+
+    def __init__(self, thread_lock: threading.Lock, file_lock: FileLock) -> None:
+        self._thread_lock = thread_lock
+        self._file_lock = file_lock
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            self._file_lock.acquire()
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._file_lock.release()
+        self._thread_lock.release()

@@ -1,0 +1,1 @@
+"""Retrieval: catalog, embeddings, FAISS search and the LangChain retriever adapter."""
