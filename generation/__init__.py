@@ -1,0 +1,1 @@
+"""Generation: a local open-weight LLM writes cited answers from retrieved passages."""

@@ -1,0 +1,27 @@
+"""Build the generator (backend chosen by ``generation.backend``) and the answerer."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from generation.answerer import Answerer
+from generation.types import Generator
+from retrieval.retriever import Retriever
+
+
+def build_generator(settings: Settings) -> Generator:
+    """The configured backend; heavy imports stay lazy."""
+    match settings.generation.backend:
+        case "llamacpp":
+            from generation.llamacpp_generator import LlamaCppGenerator
+
+            return LlamaCppGenerator(settings.generation)
+        case "openai":
+            from generation.openai_generator import OpenAICompatibleGenerator
+
+            return OpenAICompatibleGenerator(settings.generation)
+    raise ValueError(f"unknown generation.backend {settings.generation.backend!r}")
+
+
+def build_answerer(settings: Settings, retriever: Retriever) -> Answerer:
+    """An answerer over ``retriever`` with the configured generator."""
+    return Answerer(settings, retriever, build_generator(settings))

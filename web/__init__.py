@@ -1,0 +1,49 @@
+"""Enclave's Flask web app: ask page, collections and uploads, JSON API under /api/v1."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask
+
+from config import configure_offline, load_settings
+from config.settings import Settings
+from web.services import EnclaveServices, build_services
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.web.secret_key:
+        return settings.web.secret_key
+    path = settings.data_dir / "secret_key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def create_app(
+    settings: Settings | None = None, services: EnclaveServices | None = None
+) -> Flask:
+    """Application factory: one blueprint per area, services at ``extensions["enclave"]``."""
+    configure_offline()
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        MAX_CONTENT_LENGTH=int(settings.web.max_upload_mb * 2**20),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["enclave"] = services or build_services(settings)
+
+    from web import api, errors, health, library, pages, security
+
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(library.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,39 @@
+"""Error pages and JSON errors (the API always answers JSON)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+
+def wants_json() -> bool:
+    """API paths and JSON clients get JSON errors."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str):  # type: ignore[no-untyped-def]
+    """A JSON or HTML error with a readable message."""
+    if wants_json():
+        return jsonify(error=message, status=status), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):  # type: ignore[no-untyped-def]
+        return error_response(
+            413, f"The upload is larger than the limit of {limit / 2**20:g} MiB "
+            "(web.max_upload_mb)."
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        app.logger.exception("unhandled error", exc_info=exc)
+        return error_response(500, "Internal error; the server log has the details.")

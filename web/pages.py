@@ -1,0 +1,21 @@
+"""The ask page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from retrieval.catalog import list_collections
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def ask_page():  # type: ignore[no-untyped-def]
+    """Question box, streamed answer and citations panel."""
+    services = current_app.extensions["enclave"]
+    with services.stack.sessions() as session:
+        names = [c.name for c in list_collections(session)]
+    selected = request.args.get("collection") or services.settings.web.default_collection
+    if names and selected not in names:
+        selected = names[0]
+    return render_template("ask.html", collections=names, selected=selected)
