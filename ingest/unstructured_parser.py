@@ -79,15 +79,15 @@ def _partitioner(file_type: str) -> Callable[..., list[Any]]:
             case "html":
                 from unstructured.partition.html import partition_html
 
-                return lambda f: partition_html(filename=f, languages=["eng"])
+                return lambda f: partition_html(text=read_text(f), languages=["eng"])
             case "md":
                 from unstructured.partition.md import partition_md
 
-                return lambda f: partition_md(filename=f, languages=["eng"])
+                return lambda f: partition_md(text=read_text(f), languages=["eng"])
             case "txt":
                 from unstructured.partition.text import partition_text
 
-                return lambda f: partition_text(filename=f, languages=["eng"])
+                return lambda f: partition_text(text=read_text(f), languages=["eng"])
             case "eml":
                 from unstructured.partition.email import partition_email
 
@@ -99,16 +99,73 @@ def _partitioner(file_type: str) -> Callable[..., list[Any]]:
 
 def _check_magic(path: Path, file_type: str, head: bytes) -> None:
     label = _LABELS[file_type]
-    if file_type == "pdf" and b"%PDF-" not in head[:1024]:
-        raise IngestError(f"not a valid {label} file: it does not start with a PDF header")
+    if file_type == "pdf":
+        if b"%PDF-" not in head[:1024]:
+            raise IngestError(f"not a valid {label} file: it does not start with a PDF header")
+        _check_pdf(path)
     if file_type in _OOXML_MAIN_PART:
         if not head.startswith(b"PK"):
             raise IngestError(f"not a valid {label} file: it is not a zip-based Office document")
         _check_zip(path, file_type)
-    if file_type in _TEXT_TYPES and head.count(b"\x00") > len(head) // 4 and not (
-        head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    ):
-        raise IngestError(f"not a {label} file: the content is binary")
+
+
+def _check_pdf(path: Path) -> None:
+    """Open the PDF's structure with pypdf: a damaged file gets a clear reason up front."""
+    from pypdf import PdfReader
+
+    try:
+        pages = len(PdfReader(path, strict=False).pages)
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types for broken files
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise IngestError(f"could not parse this PDF file: it is damaged ({reason})") from exc
+    if pages == 0:
+        raise IngestError("could not parse this PDF file: it is damaged (no readable pages)")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    sample = data[:4096]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file's bytes: BOMs, UTF-16 without BOM, UTF-8, then detection.
+
+    Raises :class:`IngestError` for content that is not text.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        text = data[3:].decode("utf-8", errors="replace")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    elif encoding := _utf16_without_bom(data):
+        text = data.decode(encoding, errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data[: 2**20]).best()
+            if best is None or best.encoding is None:
+                raise IngestError("not a text file: the content is binary") from None
+            text = data.decode(best.encoding, errors="replace")
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    if sample and controls > 0.05 * len(sample):
+        raise IngestError("not a text file: the content is binary")
+    return text.replace("\x00", " ")
+
+
+def read_text(path: str) -> str:
+    """A text file's content, decoded by :func:`decode_text`."""
+    with open(path, "rb") as fh:
+        return decode_text(fh.read())
 
 
 def _check_zip(path: Path, file_type: str) -> None:

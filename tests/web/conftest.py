@@ -1,0 +1,124 @@
+"""Web-test helpers: SSE parsing, HTML tables, a live server in a thread, a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import pytest
+from flask import Flask
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+# -- helpers ------------------------------------------------------------------------------
+def parse_sse(body: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(event name, data)`` pairs of a server-sent-events body."""
+    events = []
+    for block in body.split("\n\n"):
+        if not block.strip():
+            continue
+        name = None
+        data_lines = []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[len("event: "):]
+            elif line.startswith("data: "):
+                data_lines.append(line[len("data: "):])
+        assert name is not None and data_lines, f"malformed SSE block: {block!r}"
+        events.append((name, json.loads("\n".join(data_lines))))
+    return events
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """Text of each cell of each body row of ``<table id=table_id>``."""
+    doc = lxml.html.fromstring(html)
+    tables = doc.xpath(f'//table[@id="{table_id}"]')
+    assert tables, f"no table with id {table_id!r} in the page"
+    return [
+        [" ".join(td.text_content().split()) for td in tr.xpath("./td")]
+        for tr in tables[0].xpath("./tbody/tr")
+    ]
+
+
+# -- live server --------------------------------------------------------------------------
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Flask], str]]:
+    """Factory: serve a Flask app on 127.0.0.1 (free port) from a thread; returns its base URL.
+
+    Every server started is shut down when the test ends.
+    """
+    from werkzeug.serving import make_server
+
+    started: list[tuple[Any, threading.Thread]] = []
+
+    def start(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in started:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+# -- browser ------------------------------------------------------------------------------
+def browser_unavailable_reason() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    reasons = []
+    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+        reasons.append(f"chromium is not installed at {CHROMIUM} (run `make system-deps`)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        reasons.append(f"playwright cannot be imported ({exc}; install requirements-dev.txt)")
+    return "; ".join(reasons) or None
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    reason = browser_unavailable_reason()
+    if reason:
+        pytest.skip(f"browser tests skipped: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page (default timeout 30 s)."""
+    context = chromium_browser.new_context(service_workers="block")
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()

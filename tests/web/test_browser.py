@@ -1,0 +1,129 @@
+"""The ask page in a real browser: Debian's chromium driven by Playwright.
+
+The app is served from a thread of the test process on 127.0.0.1 (``live_server``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from config.settings import Settings
+from generation.types import Message
+from tests.conftest import make_settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+QUESTION = "What is the daily meal allowance?"
+ANSWER_TIMEOUT_MS = 120_000
+
+
+class FakeXSSGenerator:
+    """A generator whose "answer" is hostile markup, to prove the page renders it as text."""
+
+    PIECES = (
+        '<img src=x onerror="window.__xss=1">',
+        " <script>window.__xss=2</script>",
+        " ![x](http://127.0.0.1:9/leak.png) [1]",
+    )
+
+    @property
+    def model_name(self) -> str:
+        return "fake-xss"
+
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+        yield from self.PIECES
+
+
+def _ask(page: Any, base_url: str, question: str = QUESTION) -> None:
+    page.goto(base_url + "/")
+    assert page.locator("#collection").input_value() == "handbook"
+    page.fill("#question", question)
+    page.click("#ask-button")
+    page.wait_for_selector('#answer[data-done="1"]', state="attached",
+                           timeout=ANSWER_TIMEOUT_MS)
+
+
+def _record_requests(page: Any) -> list[str]:
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    return urls
+
+
+def test_ask_in_browser_shows_cited_answer(app, live_server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base_url = live_server(app)
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    requests = _record_requests(page)
+
+    _ask(page, base_url)
+
+    answer = page.inner_text("#answer").strip()
+    assert answer
+    citations = page.inner_text("#citations")
+    assert "travel-and-expenses.pdf" in citations
+    assert page.locator("#citations li").count() >= 1
+    assert "citation" in page.inner_text("#status")
+    assert page.is_enabled("#ask-button")
+    assert not console_errors, console_errors  # e.g. a CSP violation
+    assert any(urlsplit(u).path == "/api/v1/ask" for u in requests)
+
+    shot = tmp_path / "ask.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.is_file() and shot.stat().st_size > 1000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_abstention_in_browser(app, live_server, page) -> None:  # type: ignore[no-untyped-def]
+    base_url = live_server(app)
+    _ask(page, base_url, "What is the capital of Peru?")
+    assert "do not contain" in page.inner_text("#answer")
+    assert page.inner_text("#status") == "The documents do not answer this."
+    assert "Closest passages" in page.inner_text("#citations")
+
+
+@pytest.fixture
+def xss_app(handbook_copy: Path):  # type: ignore[no-untyped-def]
+    """The app over the handbook, answering with :class:`FakeXSSGenerator`."""
+    from generation.answerer import Answerer
+    from web import create_app
+    from web.services import build_services
+
+    settings: Settings = make_settings(handbook_copy)
+    services = build_services(settings)
+    services.answerer = Answerer(settings, services.stack.retriever, FakeXSSGenerator())
+    application = create_app(settings, services=services)
+    yield application
+    services.stack.close()
+
+
+def test_model_output_is_rendered_as_text(xss_app, live_server, page) -> None:  # type: ignore[no-untyped-def]
+    base_url = live_server(xss_app)
+    requests = _record_requests(page)
+
+    _ask(page, base_url)
+
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#answer img").count() == 0
+    assert page.locator("#answer script").count() == 0
+    assert page.locator("img").count() == 0
+    text = page.inner_text("#answer")
+    assert "<img" in text and "<script>" in text and "onerror" in text
+    assert "![x](http://127.0.0.1:9/leak.png)" in text
+    # the [1] marker becomes a link to the citation, which is from the handbook
+    assert page.locator("#answer a.cite").count() == 1
+    assert page.get_attribute("#answer a.cite", "href") == "#cite-1"
+    assert "travel-and-expenses.pdf" in page.inner_text("#citations")
+
+    assert requests, "the page made requests"
+    own = urlsplit(base_url)
+    for url in requests:
+        parts = urlsplit(url)
+        assert parts.hostname == "127.0.0.1", f"request left the host: {url}"
+        assert parts.port == own.port, f"request to another service: {url}"
+    assert not any("leak.png" in u for u in requests)
