@@ -57,7 +57,9 @@ def _record_requests(page: Any) -> list[str]:
 def test_ask_in_browser_shows_cited_answer(app, live_server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base_url = live_server(app)
     console_errors: list[str] = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda m: console_errors.append(f"{m.text} ({m.location.get('url')})")
+            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+            else None)
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
     requests = _record_requests(page)
 
@@ -70,7 +72,7 @@ def test_ask_in_browser_shows_cited_answer(app, live_server, page, tmp_path: Pat
     assert page.locator("#citations li").count() >= 1
     assert "citation" in page.inner_text("#status")
     assert page.is_enabled("#ask-button")
-    assert not console_errors, console_errors  # e.g. a CSP violation
+    assert not console_errors, console_errors  # e.g. a CSP violation (the favicon may 404)
     assert any(urlsplit(u).path == "/api/v1/ask" for u in requests)
 
     shot = tmp_path / "ask.png"
