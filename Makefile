@@ -42,6 +42,7 @@ system-deps:  ## Debian packages the tests need (chromium for the browser tests)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: venv system-deps  ## set up and run the whole test suite
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 test-fast: venv  ## unit tests only (no models, no browser)

@@ -50,7 +50,7 @@ class ChunkingSettings(_Section):
     """Structure-aware chunking, measured in the embedding model's tokens."""
 
     max_tokens: int = Field(
-        200,
+        256,
         ge=16,
         description="Largest chunk in embedding-model tokens (heading path included). "
         "Clamped to the model's window so nothing is ever truncated.",
@@ -81,15 +81,51 @@ class IngestSettings(_Section):
 
 
 class RetrievalSettings(_Section):
-    """Dense retrieval over the FAISS index."""
+    """Dense + keyword retrieval, fusion, reranking and the relevance floor."""
 
-    top_k: int = Field(5, ge=1, le=100, description="Passages handed to the model per question.")
+    top_k: int = Field(5, ge=1, le=100, description="Passages returned per search.")
+    mode: Literal["dense", "keyword", "hybrid"] = Field(
+        "hybrid",
+        description="dense: FAISS only. keyword: BM25 (SQLite FTS5) only. hybrid: both, fused.",
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted",
+        description="hybrid fusion: rrf (reciprocal rank) or weighted (min-max normalised "
+        "scores mixed by dense_weight).",
+    )
+    rrf_k: int = Field(60, ge=1, description="RRF constant: score = sum 1/(rrf_k + rank).")
+    dense_weight: float = Field(
+        0.7, ge=0, le=1, description="Weight of the dense list (rrf) or dense score (weighted)."
+    )
+    candidates: int = Field(
+        50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
+    )
+    dedup_threshold: float = Field(
+        0.98, ge=0, le=1,
+        description="Drop a hit whose vector has this cosine similarity to a better hit "
+        "(near-identical chunks). 1 turns it off.",
+    )
+    mmr_lambda: float | None = Field(
+        None, ge=0, le=1,
+        description="Maximal marginal relevance re-ordering (1 = relevance only). Empty: off.",
+    )
+    neighbours: int = Field(
+        0, ge=0, le=5,
+        description="Adjacent chunks of the same document attached to each hit as context.",
+    )
+    reranker_path: str | None = Field(
+        None,
+        description="Local sentence-transformers CrossEncoder directory. Empty: no reranking.",
+    )
+    rerank_candidates: int = Field(
+        20, ge=1, le=200, description="Fused candidates the cross-encoder re-scores."
+    )
     min_score: float = Field(
-        0.25,
+        0.35,
         ge=-1,
         le=1,
-        description="Cosine similarity below which a passage counts as not relevant; when no "
-        "passage reaches it the answer says the documents do not contain it.",
+        description="Cosine similarity of the best passage below which the answer abstains "
+        "(\"the documents don't say\") and shows the closest passages instead.",
     )
 
 
@@ -178,7 +214,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment beats YAML (passed in as init kwargs).
+        """Environment variables beat YAML (which arrives as init kwargs)."""
         return (env_settings, init_settings)
 
     @property

@@ -1,5 +1,7 @@
-"""Any OpenAI-compatible server on the local network: vLLM (``vllm serve``) on GPU hosts,
-llama.cpp's server, or another open-weight model server."""
+"""Any OpenAI-compatible server on the local network.
+
+vLLM (``vllm serve``) on GPU hosts, llama.cpp's server, or another open-weight model server.
+"""
 
 from __future__ import annotations
 

@@ -205,6 +205,7 @@ class Ingestor:
             doc.status = "ready"
             doc.error = None
             doc.num_pages = parsed.num_pages
+            replaced_original = doc.storage_name if doc.storage_name != storage_name else None
             doc.storage_name = storage_name
             session.flush()
             rows = [
@@ -229,6 +230,8 @@ class Ingestor:
                 raise
             self._index.remove(coll.id, np.array(old_ids, dtype=np.int64))
             self._index.save(coll.id)
+            if replaced_original:  # the previous version's uploaded original
+                (self._settings.uploads_dir / replaced_original).unlink(missing_ok=True)
             return FileResult(name, status, doc.id, doc.version, len(rows))
 
     def _record_failure(self, collection: str, name: str, path: Path, reason: str) -> FileResult:

@@ -186,12 +186,12 @@ def _check_zip(path: Path, file_type: str) -> None:
             f"(limit {MAX_ZIP_UNCOMPRESSED // 2**20} MiB)"
         )
     for info in infos:
-        if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
-            if info.file_size > 10 * 2**20:
-                raise IngestError(
-                    f"{label} file rejected: member {info.filename!r} compresses "
-                    f"{info.file_size // info.compress_size}:1 (limit {MAX_ZIP_RATIO}:1)"
-                )
+        ratio = info.file_size / info.compress_size if info.compress_size else 0
+        if ratio > MAX_ZIP_RATIO and info.file_size > 10 * 2**20:
+            raise IngestError(
+                f"{label} file rejected: member {info.filename!r} compresses "
+                f"{int(ratio)}:1 (limit {MAX_ZIP_RATIO}:1)"
+            )
     prefix = _OOXML_MAIN_PART[file_type]
     if not any(i.filename.startswith(prefix) for i in infos):
         raise IngestError(f"not a valid {label} file: the package has no {prefix} part")

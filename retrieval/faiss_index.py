@@ -8,6 +8,7 @@ the folder. A single process-wide lock serialises writers and readers of an inde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -120,6 +121,41 @@ class FaissIndexStore:
                 np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal)
             )
         return scores[0], ids[0]
+
+    def search_filtered(
+        self, collection_id: int, query: np.ndarray, k: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k among ``allowed`` chunk ids only.
+
+        The filter runs inside FAISS, so a small allowed set among many vectors is still found.
+        """
+        faiss = _faiss()
+        if len(allowed) == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        with self._lock:
+            index = self._get(collection_id)
+            if index.ntotal == 0:
+                return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+            allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+            selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+            params = faiss.SearchParameters(sel=selector)
+            scores, ids = index.search(
+                np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
+                min(k, len(allowed), index.ntotal),
+                params=params,
+            )
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def vectors(self, collection_id: int, ids: np.ndarray) -> np.ndarray:
+        """Stored vectors of chunk ``ids`` (rows of zeros for ids not in the index)."""
+        with self._lock:
+            index = self._get(collection_id)
+            out = np.zeros((len(ids), self.dimension), dtype=np.float32)
+            for row, cid in enumerate(ids):
+                with contextlib.suppress(RuntimeError):  # not in the index: zeros
+                    out[row] = index.reconstruct(int(cid))
+            return out
 
     def ids(self, collection_id: int) -> np.ndarray:
         """All chunk ids stored in a collection's index."""

@@ -15,6 +15,8 @@ from config.settings import Settings
 from retrieval.catalog import init_catalog, make_engine
 from retrieval.embedder import SentenceTransformersEmbedder
 from retrieval.faiss_index import FaissIndexStore
+from retrieval.keyword_index import install_keyword_index
+from retrieval.reranker import CrossEncoderReranker
 from retrieval.retriever import Retriever
 
 
@@ -39,8 +41,13 @@ def build_retrieval(settings: Settings) -> RetrievalStack:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.catalog_url)
     sessions = init_catalog(engine)
+    install_keyword_index(engine)
     embedder = SentenceTransformersEmbedder(settings.embedding)
     index = FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension)
-    retriever = Retriever(sessions, embedder, index, default_k=settings.retrieval.top_k)
+    reranker = None
+    if settings.retrieval.reranker_path:
+        reranker = CrossEncoderReranker(settings.retrieval.reranker_path,
+                                        device=settings.embedding.device)
+    retriever = Retriever(sessions, embedder, index, settings.retrieval, reranker=reranker)
     return RetrievalStack(settings, engine, sessions, embedder, index, retriever)
 

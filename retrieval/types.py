@@ -23,6 +23,11 @@ class Hit:
     char_start: int
     char_end: int
     document_version: int = 1
+    fused_score: float | None = None
+    keyword_score: float | None = None
+    rerank_score: float | None = None
+    context_before: str = ""
+    context_after: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -56,6 +61,14 @@ class Embedder(Protocol):
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Passages -> matrix of shape (len(texts), dimension)."""
+        ...
+
+
+class Reranker(Protocol):
+    """Re-scores candidate passages for a query (higher is more relevant)."""
+
+    def score(self, query: str, passages: list[str]) -> list[float]:
+        """One score per passage."""
         ...
 
 

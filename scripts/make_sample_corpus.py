@@ -34,8 +34,8 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import escape as xml_escape
 
 DEFAULT_OUT_DIR = "var/sample_corpus"

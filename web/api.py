@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from ingest.pipeline import validate_collection_name
 from retrieval.catalog import Chunk, Document, get_collection, list_collections, list_documents
-from retrieval.retriever import UnknownCollectionError
+from retrieval.retriever import SearchFilter, UnknownCollectionError
 from web.services import EnclaveServices
 from web.uploads import save_and_ingest
 
@@ -131,16 +132,59 @@ def delete_document(name: str, document_id: int):  # type: ignore[no-untyped-def
     return "", 204
 
 
+def _filters(raw: Any) -> SearchFilter | None:
+    """Parse the ``filters`` object of a search request (400 on malformed values).
+
+    Keys: ``document_ids``, ``documents``, ``file_types``, ``updated_after``,
+    ``updated_before`` (ISO dates).
+    """
+    if raw in (None, {}):
+        return None
+    if not isinstance(raw, dict):
+        abort(400, "filters must be an object")
+    unknown = set(raw) - {"document_ids", "documents", "file_types", "updated_after",
+                          "updated_before"}
+    if unknown:
+        abort(400, f"unknown filters: {', '.join(sorted(unknown))}")
+
+    def strings(key: str) -> tuple[str, ...] | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            abort(400, f"filters.{key} must be a list of strings")
+        return tuple(value)
+
+    ids = raw.get("document_ids")
+    if ids is not None and (not isinstance(ids, list)
+                            or not all(isinstance(i, int) and not isinstance(i, bool)
+                                       for i in ids)):
+        abort(400, "filters.document_ids must be a list of integers")
+    dates = {}
+    for key in ("updated_after", "updated_before"):
+        if raw.get(key) is not None:
+            try:
+                dates[key] = datetime.fromisoformat(str(raw[key]).replace("Z", "+00:00")
+                                                    ).replace(tzinfo=None)
+            except ValueError:
+                abort(400, f"filters.{key} must be an ISO date or date-time")
+    return SearchFilter(
+        document_ids=tuple(ids) if ids is not None else None,
+        document_names=strings("documents"), file_types=strings("file_types"), **dates,
+    )
+
+
 @bp.route("/search", methods=["GET", "POST"])
 def search():  # type: ignore[no-untyped-def]
-    """Top-k passages: ``{"query", "collection", "k"}``."""
+    """Top-k passages: ``{"query", "collection", "k", "filters"}``."""
     body = _body()
     query = str(body.get("query", "")).strip()
     collection = str(body.get("collection", ""))
     if not query or not collection:
         abort(400, "give 'query' and 'collection'")
+    filters = _filters(body.get("filters"))
     try:
-        hits = _services().stack.retriever.search(query, collection, _k(body.get("k")))
+        hits = _services().stack.retriever.search(query, collection, _k(body.get("k")), filters)
     except UnknownCollectionError as exc:
         abort(404, str(exc))
     return jsonify(query=query, collection=collection, hits=[h.to_dict() for h in hits])

@@ -12,7 +12,7 @@ def test_readme_configuration_table_matches_settings() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert table in readme, "README configuration table is stale: regenerate it with scripts/settings_reference.py"
+    assert table in readme, "README configuration table is stale: run scripts/settings_reference.py"
 
 
 def test_readme_names_the_two_commands() -> None:

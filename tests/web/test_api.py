@@ -12,7 +12,9 @@ from tests.web.conftest import parse_sse
 
 pytestmark = pytest.mark.integration
 
-HANDBOOK_DOCS = {"travel-and-expenses.pdf", "leave-policy.docx", "it-security.html", "onboarding.md"}
+HANDBOOK_DOCS = {
+    "travel-and-expenses.pdf", "leave-policy.docx", "it-security.html", "onboarding.md",
+}
 UPLOAD_NAME_RE = re.compile(r"^[0-9a-f]{32}\.[a-z]+$")
 
 GARDEN_V1 = (
@@ -361,11 +363,6 @@ def test_security_headers(client, path: str) -> None:  # type: ignore[no-untyped
     assert resp.headers.get("X-Frame-Options") == "DENY"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug in ingest/pipeline.py: replacing a document overwrites "
-    "Document.storage_name without unlinking the previous upload, which is then orphaned",
-)
 def test_replaced_upload_leaves_no_orphan_original(app, client) -> None:  # type: ignore[no-untyped-def]
     added = _upload(client, "garden.md", GARDEN_V1.encode()).get_json()["results"][0]
     assert _upload(client, "garden.md", GARDEN_V2.encode()).get_json()["results"][0][
@@ -374,3 +371,21 @@ def test_replaced_upload_leaves_no_orphan_original(app, client) -> None:  # type
     assert [p.read_bytes() for p in stored] == [GARDEN_V2.encode()]
     client.delete(f"/api/v1/collections/handbook/documents/{added['document_id']}")
     assert list(_uploads_dir(app).iterdir()) == []
+
+
+def test_search_filters(client) -> None:  # type: ignore[no-untyped-def]
+    body = {"query": "password length", "collection": "handbook", "k": 5}
+    only_md = client.post("/api/v1/search", json={**body, "filters": {"file_types": ["md"]}})
+    assert only_md.status_code == 200
+    assert {h["document"] for h in only_md.get_json()["hits"]} == {"onboarding.md"}
+    by_name = client.post("/api/v1/search",
+                          json={**body, "filters": {"documents": ["leave-policy.docx"]}})
+    assert {h["document"] for h in by_name.get_json()["hits"]} == {"leave-policy.docx"}
+    future = client.post("/api/v1/search",
+                         json={**body, "filters": {"updated_after": "2999-01-01"}})
+    assert future.get_json()["hits"] == []
+    for bad in ({"file_types": "md"}, {"document_ids": ["1"]}, {"colour": ["red"]},
+                {"updated_after": "yesterday"}, ["md"]):
+        resp = client.post("/api/v1/search", json={**body, "filters": bad})
+        assert resp.status_code == 400, bad
+        assert "filters" in resp.get_json()["error"]

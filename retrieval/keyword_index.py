@@ -1,0 +1,92 @@
+"""Persistent keyword (BM25) search over the catalog's chunks with SQLite FTS5.
+
+The FTS5 table is an *external content* index of ``chunks`` maintained by triggers, so it is
+updated inside the same transaction as the chunk rows: every add, replace and delete keeps
+it in step with the catalog atomically, and nothing is rebuilt per query. Ranking is FTS5's
+built-in BM25 (Porter stemming, Unicode folding).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+FTS_DDL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
+    "text, heading_path, content='chunks', content_rowid='id', "
+    "tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS chunks_fts_ai AFTER INSERT ON chunks BEGIN "
+    "INSERT INTO chunks_fts(rowid, text, heading_path) "
+    "VALUES (new.id, new.text, new.heading_path); END",
+    "CREATE TRIGGER IF NOT EXISTS chunks_fts_ad AFTER DELETE ON chunks BEGIN "
+    "INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path) "
+    "VALUES ('delete', old.id, old.text, old.heading_path); END",
+    "CREATE TRIGGER IF NOT EXISTS chunks_fts_au AFTER UPDATE ON chunks BEGIN "
+    "INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path) "
+    "VALUES ('delete', old.id, old.text, old.heading_path); "
+    "INSERT INTO chunks_fts(rowid, text, heading_path) "
+    "VALUES (new.id, new.text, new.heading_path); END",
+]
+
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+# Question words and fillers that carry no topic; BM25's IDF handles the rest.
+_STOPWORDS = frozenset(
+    """
+    a an the of to in on for and or is are was were be been being by with as at from that
+    this these those it its i me my we our you your he she they them their what which who
+    whom whose when where why how do does did can could should would may might must will
+    shall there here not no any all some if then than so such about into over under up down
+    out get got have has had
+    """.split()
+)
+
+
+def fts_query(question: str, max_terms: int = 32) -> str:
+    """An FTS5 query OR-ing the question's distinct content words (each quoted)."""
+    terms: list[str] = []
+    for word in _TOKEN_RE.findall(question.lower()):
+        if word in _STOPWORDS or word in terms or len(word) > 64:
+            continue
+        terms.append(word)
+    return " OR ".join(f'"{t}"' for t in terms[:max_terms])
+
+
+def install_keyword_index(engine: Engine) -> None:
+    """Create the FTS5 table and triggers (SQLite); backfill when the table is new."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as conn:
+        existed = conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='chunks_fts'")
+        ).first()
+        for statement in FTS_DDL:
+            conn.execute(text(statement))
+        if not existed:
+            conn.execute(text("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')"))
+
+
+class SqliteKeywordIndex:
+    """BM25 search restricted to one collection's ready documents."""
+
+    def search(
+        self, session: Session, collection_id: int, question: str, k: int
+    ) -> list[tuple[int, float]]:
+        """``(chunk_id, bm25)`` best first; higher is better (FTS5's sign flipped)."""
+        if session.get_bind().dialect.name != "sqlite":
+            return []
+        query = fts_query(question)
+        if not query:
+            return []
+        rows = session.execute(
+            text(
+                "SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) AS score "
+                "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+                "JOIN documents d ON d.id = c.document_id "
+                "WHERE chunks_fts MATCH :q AND d.collection_id = :cid AND d.status = 'ready' "
+                "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
+            ),
+            {"q": query, "cid": collection_id, "k": k},
+        ).all()
+        return [(int(cid), float(score)) for cid, score in rows]

@@ -1,0 +1,131 @@
+"""Keyword index in step with the catalog, hybrid modes, filters, dedup, rerank, neighbours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from retrieval.keyword_index import fts_query
+from retrieval.retriever import SearchFilter
+
+pytestmark = pytest.mark.integration
+
+
+def test_fts_query_keeps_content_words_only() -> None:
+    assert fts_query("What is the hotel cap per night?") == '"hotel" OR "cap" OR "per" OR "night"'
+    assert fts_query("the of and") == ""
+    assert '"' not in fts_query('quote " inject').replace('"quote"', "").replace(
+        '"inject"', "").replace(" OR ", "")
+
+
+def _add(ingestor, tmp_path: Path, name: str, body: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    return ingestor.ingest_file(path, "c")
+
+
+def _fts_count(stack, word: str = "zebrafish") -> int:  # type: ignore[no-untyped-def]
+    with stack.sessions() as s:
+        sql = text("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :w")
+        return int(s.execute(sql, {"w": word}).scalar())
+
+
+def test_keyword_index_follows_add_replace_delete(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = _add(ingestor, tmp_path, "lab.md", "# Lab\n\nThe zebrafish tank is cleaned on Mondays.\n")
+    assert _fts_count(stack) == 1
+    stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": "keyword"})
+    hits = stack.retriever.search("zebrafish tank", "c")
+    assert hits and hits[0].document == "lab.md" and hits[0].keyword_score > 0
+    _add(ingestor, tmp_path, "lab.md", "# Lab\n\nThe aquarium is cleaned on Fridays.\n")
+    assert _fts_count(stack) == 0
+    assert stack.retriever.search("zebrafish", "c") == []
+    ingestor.delete_document("c", r.document_id)
+    assert _fts_count(stack, "aquarium") == 0
+
+
+def test_hybrid_finds_rare_exact_terms(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for i in range(12):
+        _add(ingestor, tmp_path, f"policy-{i}.md",
+             f"# Policy {i}\n\nEmployees must follow procedure number {i} when travelling.\n")
+    _add(ingestor, tmp_path, "code.md", "# Codes\n\nThe error code XK-4471 means the badge expired.\n")
+    for mode in ("keyword", "hybrid"):
+        stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": mode})
+        hits = stack.retriever.search("XK-4471", "c", 3)
+        assert hits[0].document == "code.md", mode
+        assert -1 <= hits[0].score <= 1  # cosine reported whatever ranked it
+
+
+def test_filters_apply_inside_the_search(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SECURITY row 3 in small: one allowed document among many is still found at rank 1."""
+    target = None
+    for i in range(60):
+        r = _add(ingestor, tmp_path, f"memo-{i:02d}.md",
+                 f"# Memo {i}\n\nThe quarterly budget review meeting number {i} is in room {i}.\n")
+        if i == 37:
+            target = r
+    (tmp_path / "notes.txt").write_text("The quarterly budget review is postponed.\n")
+    txt = ingestor.ingest_file(tmp_path / "notes.txt", "c")
+    for mode in ("dense", "keyword", "hybrid"):
+        stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": mode})
+        only = stack.retriever.search("quarterly budget review meeting", "c", 5,
+                                      SearchFilter(document_ids=(target.document_id,)))
+        assert [h.document for h in only] == ["memo-37.md"], mode
+        by_type = stack.retriever.search("quarterly budget review", "c", 5,
+                                         SearchFilter(file_types=("txt",)))
+        assert [h.document_id for h in by_type] == [txt.document_id], mode
+        assert stack.retriever.search("budget", "c", 5, SearchFilter(document_ids=())) == []
+
+
+def test_near_duplicates_are_dropped_and_neighbours_attached(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    same = "# Notice\n\nThe fire drill takes place on the first Tuesday of each month.\n"
+    _add(ingestor, tmp_path, "a.md", same)
+    _add(ingestor, tmp_path, "b.md", same)
+    stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": "dense"})
+    hits = stack.retriever.search("When is the fire drill?", "c", 5)
+    assert [h.document for h in hits].count("a.md") + [h.document for h in hits].count("b.md") == 1
+    stack.retriever.settings = stack.retriever.settings.model_copy(
+        update={"dedup_threshold": 1.0})
+    assert len(stack.retriever.search("When is the fire drill?", "c", 5)) == 2
+
+    long_doc = "\n\n".join(f"## Part {i}\n\n" + f"Paragraph {i} talks about topic {i}. " * 30
+                           for i in range(4))
+    _add(ingestor, tmp_path, "long.md", "# Long\n\n" + long_doc)
+    stack.retriever.settings = stack.retriever.settings.model_copy(update={"neighbours": 1})
+    hit = next(h for h in stack.retriever.search("Paragraph 2 talks about topic 2", "c", 3)
+               if h.document == "long.md")
+    assert "Paragraph 1" in hit.context_before or "Paragraph 3" in hit.context_after
+
+
+class FakeReverseReranker:
+    """Scores passages by reverse alphabetical order: makes any reordering visible."""
+
+    def score(self, query: str, passages: list[str]) -> list[float]:
+        order = sorted(range(len(passages)), key=lambda i: passages[i])
+        return [float(order.index(i)) for i in range(len(passages))]
+
+
+def test_reranker_stage_reorders(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for name, body in {"a.md": "Apples are red fruit.", "z.md": "Zucchini is a green fruit."}.items():
+        _add(ingestor, tmp_path, name, f"# Fruit\n\n{body}\n")
+    stack.retriever._reranker = FakeReverseReranker()  # noqa: SLF001
+    hits = stack.retriever.search("fruit", "c", 2)
+    assert hits[0].rerank_score is not None and hits[0].rerank_score > hits[1].rerank_score
+    assert hits[0].text > hits[1].text
+
+
+def test_cross_encoder_loads_from_a_local_directory(tmp_path: Path) -> None:
+    """The real loading path of CrossEncoderReranker, on a local model directory made from the
+    bundled MiniLM (its classifier head is untrained, so only the plumbing is checked)."""
+    from sentence_transformers import CrossEncoder
+
+    from retrieval.embedder import bundled_embedding_model_path
+    from retrieval.reranker import CrossEncoderReranker
+
+    CrossEncoder(bundled_embedding_model_path(), num_labels=1, local_files_only=True).save(
+        str(tmp_path / "ce"))
+    scores = CrossEncoderReranker(str(tmp_path / "ce")).score("q", ["one passage", "another"])
+    assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
+    with pytest.raises(RuntimeError, match="not found"):
+        CrossEncoderReranker(str(tmp_path / "missing")).score("q", ["x"])
