@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="check catalog <-> FAISS consistency and exit"
     )
     parser.add_argument("--repair", action="store_true", help="with --check: repair problems")
+    parser.add_argument(
+        "--resume", action="store_true", help="finish jobs interrupted by a crash or restart"
+    )
     parser.add_argument("--profile", default=None, help="settings profile (ENCLAVE_PROFILE)")
     return parser
 
@@ -37,24 +40,45 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.check and (not args.paths or not args.collection):
-        print("error: give PATH... and --collection NAME (or --check)", file=sys.stderr)
+    if not (args.check or args.resume) and (not args.paths or not args.collection):
+        print("error: give PATH... and --collection NAME (or --check / --resume)",
+              file=sys.stderr)
         return 2
 
-    from ingest.pipeline import FileResult, expand_paths, validate_collection_name
+    from ingest.jobs import JobManager, NewFile
+    from ingest.pipeline import expand_paths, validate_collection_name
     from ingest.stack import build_ingestor
     from retrieval.stack import build_retrieval
 
     stack = build_retrieval(settings)
     ingestor = build_ingestor(stack)
+    jobs = JobManager(stack.sessions, ingestor)
     try:
         if args.check:
-            problems = ingestor.check(repair=args.repair)
+            problems = ingestor.check(repair=args.repair) + jobs.check_orphans(repair=args.repair)
             if args.json:
                 print(json.dumps({"problems": problems, "repaired": args.repair}))
             else:
                 print("\n".join(problems) if problems else "catalog and index are consistent")
             return 1 if problems and not args.repair else 0
+
+        # Startup recovery, as the web app does: interrupted jobs go back to the queue and
+        # the index is re-aligned with the catalog (a crash may have hit between the two).
+        stack.embedder.warm_up()
+        warm_parser = getattr(ingestor.parser, "warm_up", None)
+        if warm_parser is not None:
+            warm_parser()
+        jobs.recover()
+        ingestor.check(repair=True)
+        jobs.check_orphans(repair=True)
+        if args.resume:
+            job_ids = [j["id"] for j in jobs.list(limit=1000) if j["status"] == "queued"]
+            if not job_ids:
+                print("no interrupted jobs")
+            failed = 0
+            for job_id in reversed(job_ids):
+                failed += _run_job(jobs, job_id, args)
+            return 1 if failed else 0
 
         try:
             validate_collection_name(args.collection)
@@ -65,40 +89,63 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
             return 2
-        files = expand_paths(args.paths)
-        show_bar = not args.json and sys.stderr.isatty()
-        bar = None
-        if show_bar:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(files), unit="file", desc=f"ingest -> {args.collection}")
-
-        def report(result: FileResult) -> None:
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(result.name[-30:])
-            if args.json:
-                return
-            line = _describe(result)
-            if bar is not None:
-                bar.write(line)
-            else:
-                print(line, flush=True)
-
-        results = ingestor.ingest_paths(files, args.collection, on_result=report)
-        if bar is not None:
-            bar.close()
-        failed = [r for r in results if r.status == "failed"]
-        if args.json:
-            print(json.dumps({"collection": args.collection,
-                              "results": [r.to_dict() for r in results]}, indent=2))
-        else:
-            counts = {s: sum(r.status == s for r in results)
-                      for s in ("added", "replaced", "unchanged", "failed")}
-            print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" ({len(results)} files)")
-        return 1 if failed else 0
+        files = [NewFile(path.resolve(), name) for path, name in expand_paths(args.paths)]
+        job_id = jobs.create(args.collection, files, source="cli")
+        return 1 if _run_job(jobs, job_id, args) else 0
     finally:
         stack.close()
+
+
+def _run_job(jobs: object, job_id: int, args: argparse.Namespace) -> int:
+    """Run one job with terminal progress; returns the number of failed files."""
+    from ingest.jobs import JobManager
+    from ingest.pipeline import FileResult
+
+    assert isinstance(jobs, JobManager)
+    job = jobs.get(job_id) or {}
+    todo = [f for f in job.get("files", []) if f["status"] == "queued"]
+    show_bar = not args.json and sys.stderr.isatty()
+    bar = None
+    if not args.json:
+        print(f"job {job_id} started: {len(todo)} files -> {job.get('collection')}", flush=True)
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="file", desc=f"ingest -> {job.get('collection')}")
+
+    def progress(kind: str, info: dict[str, object]) -> None:
+        if kind == "stage":
+            if bar is not None:
+                bar.set_postfix_str(f"{info['stage']}: {str(info['name'])[-30:]}")
+            return
+        result = info["result"]
+        assert isinstance(result, FileResult)
+        if bar is not None:
+            bar.update(1)
+        if args.json:
+            return
+        line = _describe(result)
+        if bar is not None:
+            bar.write(line)
+        else:
+            print(line, flush=True)
+
+    done = jobs.run(job_id, progress=progress)
+    if bar is not None:
+        bar.close()
+    files = done.get("files", [])
+    if args.json:
+        print(json.dumps({"job": job_id, "collection": done.get("collection"),
+                          "status": done.get("status"),
+                          "results": [{"name": f["name"], "status": f["status"],
+                                       "document_id": f["document_id"],
+                                       "version": f["version"], "chunks": f["chunks"],
+                                       "error": f["error"]} for f in files]}, indent=2))
+    else:
+        counts = {s: sum(f["status"] == s for f in files)
+                  for s in ("added", "replaced", "unchanged", "failed")}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" ({len(files)} files)")
+    return sum(f["status"] == "failed" for f in files)
 
 
 def _describe(result: object) -> str:

@@ -9,8 +9,10 @@ removed. A file that fails leaves everything already ingested as it was.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from ingest.chunker import HEADING_SEPARATOR, embed_text_for
-from ingest.types import Chunker, IngestError, Parser
+from ingest.types import ChunkDraft, Chunker, IngestError, Parser
 from ingest.unstructured_parser import file_type_for
 from retrieval.catalog import (
     Chunk,
@@ -40,7 +42,30 @@ from retrieval.types import Embedder
 log = logging.getLogger(__name__)
 
 COLLECTION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-Status = Literal["added", "replaced", "unchanged", "failed"]
+Status = Literal["added", "replaced", "unchanged", "failed", "cancelled"]
+_PREFETCH_FILES = 4  # files parsed ahead of the embedder
+_EMBED_BATCH_CHUNKS = 256  # chunks gathered across files per embedding call
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """A file to ingest, its document name and (for uploads) its stored original's name."""
+
+    path: Path
+    name: str
+    storage_name: str | None = None
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A parsed and chunked file waiting for its vectors."""
+
+    item: BatchItem
+    file_type: str
+    size: int
+    content_hash: str
+    num_pages: int | None
+    drafts: list[ChunkDraft]
 
 
 @dataclass(slots=True)
@@ -114,6 +139,16 @@ class Ingestor:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._file_lock = FileLock(str(settings.data_dir / ".writer.lock"))
 
+    @property
+    def parser(self) -> Parser:
+        """The parser files go through (sandboxed by default)."""
+        return self._parser
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this ingestor was built with."""
+        return self._settings
+
     def _writer(self) -> _WriterLock:
         return _WriterLock(self._thread_lock, self._file_lock)
 
@@ -124,33 +159,136 @@ class Ingestor:
         collection: str,
         on_result: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
-        """Ingest ``(path, name)`` pairs one by one; a failing file never stops the batch."""
-        results = []
-        for path, name in paths:
-            result = self.ingest_file(path, collection, name=name)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-        return results
+        """Ingest ``(path, name)`` pairs; a failing file never stops the batch."""
+        items = [BatchItem(path, name) for path, name in paths]
+        return self.ingest_batch(items, collection,
+                                 on_result=(lambda _i, r: on_result(r)) if on_result else None)
 
     def ingest_file(
         self, path: Path, collection: str, name: str | None = None, storage_name: str | None = None
     ) -> FileResult:
         """Ingest one file into ``collection``; failures come back as ``status="failed"``."""
+        return self.ingest_batch([BatchItem(path, name or path.name, storage_name)], collection)[0]
+
+    def ingest_batch(
+        self,
+        items: Sequence[BatchItem],
+        collection: str,
+        on_stage: Callable[[int, str], None] | None = None,
+        on_result: Callable[[int, FileResult], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> list[FileResult]:
+        """Ingest files with parsing overlapped with embedding, embeddings batched across files.
+
+        A background thread parses and chunks the next files while this thread embeds the
+        chunks of several prepared files in one call (sentence-transformers sorts a batch by
+        length) and commits each file on its own, in order. ``on_stage(i, stage)`` reports
+        ``parsing``, ``chunking``, ``embedding``, ``indexing``; ``on_result(i, result)`` each
+        file's outcome. When ``should_cancel()`` turns true, files not yet committed end as
+        ``cancelled`` results (nothing half-written).
+        """
         validate_collection_name(collection)
-        name = name or path.name
+        stage = on_stage or (lambda _i, _s: None)
+        cancelled = should_cancel or (lambda: False)
+        results: list[FileResult | None] = [None] * len(items)
+        prepared_q: queue.Queue[tuple[int, _Prepared | FileResult] | None] = queue.Queue(
+            maxsize=_PREFETCH_FILES
+        )
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for i, item in enumerate(items):
+                    if stop.is_set() or cancelled():
+                        break
+                    prepared_q.put((i, self._prepare_safely(collection, item,
+                                                            lambda st, i=i: stage(i, st))))
+            finally:
+                prepared_q.put(None)
+
+        producer = threading.Thread(target=produce, name="ingest-prepare", daemon=True)
+        producer.start()
+
+        def finish(i: int, result: FileResult) -> None:
+            results[i] = result
+            if on_result is not None:
+                on_result(i, result)
+
+        pending: list[tuple[int, _Prepared]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            texts = [d.embed_text or d.text for _, p in pending for d in p.drafts]
+            for i, _ in pending:
+                stage(i, "embedding")
+            try:
+                vectors = self._embedder.embed_documents(texts)
+            except Exception as exc:  # noqa: BLE001 - one batch failing must not stop the job
+                log.exception("embedding failed")
+                for i, p in pending:
+                    finish(i, self._record_failure(collection, p.item.name, p.item.path,
+                                                   f"embedding failed: {exc}"[:500]))
+                pending.clear()
+                return
+            offset = 0
+            for i, p in pending:
+                n = len(p.drafts)
+                if cancelled():
+                    finish(i, FileResult(p.item.name, "cancelled"))
+                else:
+                    stage(i, "indexing")
+                    finish(i, self._commit_safely(collection, p, vectors[offset : offset + n]))
+                offset += n
+            pending.clear()
+
         try:
-            return self._ingest(path, collection, name, storage_name)
+            while True:
+                got = prepared_q.get()
+                if got is None:
+                    break
+                i, prepared = got
+                if isinstance(prepared, FileResult):
+                    finish(i, prepared)
+                    continue
+                pending.append((i, prepared))
+                if (sum(len(p.drafts) for _, p in pending) >= _EMBED_BATCH_CHUNKS
+                        or prepared_q.empty()):
+                    flush()
+            flush()
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    prepared_q.get_nowait()
+                producer.join(timeout=0.05)
+        return [r if r is not None else FileResult(items[i].name, "cancelled")
+                for i, r in enumerate(results)]
+
+    def _prepare_safely(
+        self, collection: str, item: BatchItem, stage: Callable[[str], None]
+    ) -> _Prepared | FileResult:
+        try:
+            return self._prepare(collection, item, stage)
         except IngestError as exc:
             reason = str(exc)
         except Exception as exc:  # noqa: BLE001 - one file must never stop the batch
-            log.exception("unexpected error ingesting %s", name)
+            log.exception("unexpected error ingesting %s", item.name)
             reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
-        return self._record_failure(collection, name, path, reason)
+        return self._record_failure(collection, item.name, item.path, reason)
 
-    def _ingest(
-        self, path: Path, collection: str, name: str, storage_name: str | None
-    ) -> FileResult:
+    def _commit_safely(self, collection: str, prepared: _Prepared, vectors: np.ndarray) -> FileResult:
+        try:
+            return self._commit(collection, prepared, vectors)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("could not commit %s", prepared.item.name)
+            reason = f"internal error while indexing: {type(exc).__name__}: {exc}"[:500]
+            return self._record_failure(collection, prepared.item.name, prepared.item.path, reason)
+
+    def _prepare(
+        self, collection: str, item: BatchItem, stage: Callable[[str], None]
+    ) -> _Prepared | FileResult:
+        path, name = item.path, item.name
         file_type = file_type_for(name)
         allowed = self._settings.ingest.allowed_extensions
         if file_type is None or Path(name).suffix.lower() not in allowed:
@@ -176,37 +314,44 @@ class Ingestor:
             ):
                 return FileResult(name, "unchanged", existing.id, existing.version,
                                   self._count_chunks(session, existing.id))
-
+        stage("parsing")
         parsed = self._parser.parse(path, file_type)
+        stage("chunking")
         drafts = self._chunker.chunk(parsed)
         if not drafts:
             raise IngestError("no text could be extracted from this file")
-        vectors = self._embedder.embed_documents([d.embed_text or d.text for d in drafts])
+        return _Prepared(item, file_type, size, content_hash, parsed.num_pages, drafts)
 
+    def _commit(self, collection: str, prepared: _Prepared, vectors: np.ndarray) -> FileResult:
+        item, drafts = prepared.item, prepared.drafts
         with self._writer(), self._sessions() as session:
             coll = get_or_create_collection(session, collection)
-            doc = self._find_document(session, collection, name)
+            doc = self._find_document(session, collection, item.name)
             old_ids: list[int] = []
             if doc is None:
-                doc = Document(collection_id=coll.id, name=name, version=1,
-                               file_type=file_type, content_hash=content_hash)
+                doc = Document(collection_id=coll.id, name=item.name, version=1,
+                               file_type=prepared.file_type, content_hash=prepared.content_hash)
                 session.add(doc)
                 status: Status = "added"
             else:
                 old_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id == doc.id)))
                 if doc.status == "ready":
+                    if doc.content_hash == prepared.content_hash:  # committed meanwhile
+                        return FileResult(item.name, "unchanged", doc.id, doc.version, len(old_ids))
                     doc.version += 1
                     status = "replaced"
                 else:
                     status = "added"
-            doc.file_type = file_type
-            doc.content_hash = content_hash
-            doc.size_bytes = size
+            doc.file_type = prepared.file_type
+            doc.content_hash = prepared.content_hash
+            doc.size_bytes = prepared.size
             doc.status = "ready"
             doc.error = None
-            doc.num_pages = parsed.num_pages
-            replaced_original = doc.storage_name if doc.storage_name != storage_name else None
-            doc.storage_name = storage_name
+            doc.num_pages = prepared.num_pages
+            replaced_original = (
+                doc.storage_name if doc.storage_name != item.storage_name else None
+            )
+            doc.storage_name = item.storage_name
             session.flush()
             rows = [
                 Chunk(
@@ -232,7 +377,7 @@ class Ingestor:
             self._index.save(coll.id)
             if replaced_original:  # the previous version's uploaded original
                 (self._settings.uploads_dir / replaced_original).unlink(missing_ok=True)
-            return FileResult(name, status, doc.id, doc.version, len(rows))
+            return FileResult(item.name, status, doc.id, doc.version, len(rows))
 
     def _record_failure(self, collection: str, name: str, path: Path, reason: str) -> FileResult:
         """Record a failed file on its document row, unless a good version already exists."""

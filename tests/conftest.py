@@ -103,7 +103,7 @@ def app(handbook_copy: Path):  # type: ignore[no-untyped-def]
     application = create_app(make_settings(handbook_copy))
     application.config["TESTING"] = True
     yield application
-    application.extensions["enclave"].stack.close()
+    application.extensions["enclave"].close()
 
 
 @pytest.fixture

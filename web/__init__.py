@@ -36,9 +36,15 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
     )
-    app.extensions["enclave"] = services or build_services(settings)
+    services = services or build_services(settings)
+    app.extensions["enclave"] = services
+    # Start-up recovery: re-align the index with the catalog after a crash, drop orphan
+    # files, put interrupted jobs back in the queue; then start the ingest worker.
+    services.ingestor.check(repair=True)
+    services.jobs.check_orphans(repair=True)
+    services.jobs.start()
 
-    from web import api, errors, health, library, pages, security
+    from web import api, errors, health, jobs, library, pages, security
 
     security.init_app(app)
     errors.init_app(app)
@@ -46,4 +52,5 @@ def create_app(
     app.register_blueprint(pages.bp)
     app.register_blueprint(library.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(jobs.bp)
     return app

@@ -14,7 +14,7 @@ from ingest.pipeline import validate_collection_name
 from retrieval.catalog import Chunk, Document, get_collection, list_collections, list_documents
 from retrieval.retriever import SearchFilter, UnknownCollectionError
 from web.services import EnclaveServices
-from web.uploads import save_and_ingest
+from web.uploads import queue_uploads
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -107,7 +107,12 @@ def documents(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/collections/<name>/documents")
 def upload(name: str):  # type: ignore[no-untyped-def]
-    """Upload files (multipart field ``files``); one result per file."""
+    """Upload files (multipart field ``files``) as an ingest job.
+
+    Returns 202 with the job at once (poll ``GET /api/v1/jobs/<id>``); with ``?wait=1`` it
+    waits for the job and returns one result per file (201, or 422 if every file failed).
+    Unsupported types are refused up front and listed in ``rejected``.
+    """
     try:
         validate_collection_name(name)
     except ValueError as exc:
@@ -116,12 +121,20 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     if not files:
         abort(400, "no files in the request: send multipart/form-data with a 'files' field")
     services = _services()
-    results = save_and_ingest(
-        files, name, services.ingestor, services.settings.uploads_dir,
+    job_id, rejected = queue_uploads(
+        files, name, services.jobs, services.settings.uploads_dir,
         services.settings.ingest.allowed_extensions,
     )
-    ok = any(r.status != "failed" for r in results)
-    return jsonify(collection=name, results=[r.to_dict() for r in results]), 201 if ok else 422
+    if request.args.get("wait") not in ("1", "true", "yes"):
+        job = services.jobs.get(job_id) if job_id is not None else None
+        return jsonify(collection=name, job=job, rejected=rejected), 202 if job else 422
+    done = services.jobs.wait(job_id) if job_id is not None else {"files": []}
+    results = [
+        {k: f[k] for k in ("name", "status", "document_id", "version", "chunks", "error")}
+        for f in done["files"]
+    ] + rejected
+    ok = any(r["status"] != "failed" for r in results)
+    return jsonify(collection=name, job_id=job_id, results=results), 201 if ok else 422
 
 
 @bp.delete("/collections/<name>/documents/<int:document_id>")

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from ingest.pipeline import validate_collection_name
 from retrieval.catalog import get_collection, list_collections, list_documents
 from web.api import chunk_counts, document_json
-from web.uploads import save_and_ingest
+from web.uploads import queue_uploads
 
 bp = Blueprint("library", __name__, url_prefix="/collections")
 
@@ -39,7 +39,7 @@ def create():  # type: ignore[no-untyped-def]
     return redirect(url_for("library.collection", name=name))
 
 
-def _render_collection(name: str, results=None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_collection(name: str, rejected=None, status: int = 200):  # type: ignore[no-untyped-def]
     services = _services()
     with services.stack.sessions() as session:
         coll = get_collection(session, name)
@@ -49,8 +49,8 @@ def _render_collection(name: str, results=None, status: int = 200):  # type: ign
         docs = [document_json(d, counts.get(d.id, 0)) for d in list_documents(session, coll.id)]
     accept = ",".join(services.settings.ingest.allowed_extensions)
     return render_template(
-        "collection.html", name=name, documents=docs, results=results, accept=accept,
-        max_mb=services.settings.web.max_upload_mb,
+        "collection.html", name=name, documents=docs, rejected=rejected, accept=accept,
+        max_mb=services.settings.web.max_upload_mb, jobs=services.jobs.list(name, limit=10),
     ), status
 
 
@@ -62,7 +62,7 @@ def collection(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<name>/upload")
 def upload(name: str):  # type: ignore[no-untyped-def]
-    """Ingest the uploaded files and show the result per file."""
+    """Queue the uploaded files as a job; the page then shows its live progress."""
     try:
         validate_collection_name(name)
     except ValueError as exc:
@@ -72,11 +72,13 @@ def upload(name: str):  # type: ignore[no-untyped-def]
         abort(400, "Choose at least one file to upload.")
     services = _services()
     services.ingestor.create_collection(name)
-    results = save_and_ingest(
-        files, name, services.ingestor, services.settings.uploads_dir,
+    job_id, rejected = queue_uploads(
+        files, name, services.jobs, services.settings.uploads_dir,
         services.settings.ingest.allowed_extensions,
     )
-    return _render_collection(name, results=[r.to_dict() for r in results])
+    if rejected:
+        return _render_collection(name, rejected=rejected, status=200 if job_id else 422)
+    return redirect(url_for("library.collection", name=name, job=job_id))
 
 
 @bp.post("/<name>/documents/<int:document_id>/delete")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from config.settings import Settings
 from generation.answerer import Answerer
 from generation.stack import build_answerer
+from ingest.jobs import JobManager
 from ingest.pipeline import Ingestor
 from ingest.stack import build_ingestor
 from retrieval.stack import RetrievalStack, build_retrieval
@@ -20,6 +21,7 @@ class EnclaveServices:
     stack: RetrievalStack
     ingestor: Ingestor
     answerer: Answerer
+    jobs: JobManager
 
     def warm_up(self) -> None:
         """Load the embedding model and the LLM now (the server calls this before serving)."""
@@ -29,12 +31,20 @@ class EnclaveServices:
             warm()
 
 
+    def close(self) -> None:
+        """Stop the ingest worker and release the database."""
+        self.jobs.stop()
+        self.stack.close()
+
+
 def build_services(settings: Settings) -> EnclaveServices:
-    """Wire catalog, index, embedder, ingestor and answerer (models load lazily)."""
+    """Wire catalog, index, embedder, ingestor, jobs and answerer (models load lazily)."""
     stack = build_retrieval(settings)
+    ingestor = build_ingestor(stack)
     return EnclaveServices(
         settings=settings,
         stack=stack,
-        ingestor=build_ingestor(stack),
+        ingestor=ingestor,
         answerer=build_answerer(settings, stack.retriever),
+        jobs=JobManager(stack.sessions, ingestor),
     )

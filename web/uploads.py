@@ -1,4 +1,4 @@
-"""Store uploaded files under server-generated names and ingest them."""
+"""Store uploaded files under server-generated names and queue them as an ingest job."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from werkzeug.datastructures import FileStorage
 
-from ingest.pipeline import FileResult, Ingestor
+from ingest.jobs import JobManager, NewFile
 from ingest.unstructured_parser import file_type_for
 
 
@@ -23,28 +23,31 @@ def display_name(raw: str | None) -> str:
     return name or "upload"
 
 
-def save_and_ingest(
-    files: list[FileStorage], collection: str, ingestor: Ingestor, uploads_dir: Path,
+def queue_uploads(
+    files: list[FileStorage], collection: str, jobs: JobManager, uploads_dir: Path,
     allowed_extensions: list[str],
-) -> list[FileResult]:
-    """Ingest each uploaded file; unsupported types are refused before anything is written."""
+) -> tuple[int | None, list[dict[str, object]]]:
+    """Store the accepted files and queue one job for them.
+
+    Returns ``(job_id or None, rejected)``; unsupported types are refused before anything
+    is written, each with a readable reason.
+    """
     uploads_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    accepted: list[NewFile] = []
+    rejected: list[dict[str, object]] = []
     for upload in files:
         name = display_name(upload.filename)
         suffix = Path(name).suffix.lower()
         if file_type_for(name) is None or suffix not in allowed_extensions:
-            results.append(FileResult(
-                name, "failed",
-                error=f"unsupported file type {suffix or '(no extension)'!r}; "
+            rejected.append({
+                "name": name, "status": "failed", "document_id": None, "version": None,
+                "chunks": 0,
+                "error": f"unsupported file type {suffix or '(no extension)'!r}; "
                 f"supported: {', '.join(allowed_extensions)}",
-            ))
+            })
             continue
         storage_name = f"{uuid.uuid4().hex}{suffix}"
-        path = uploads_dir / storage_name
-        upload.save(path)
-        result = ingestor.ingest_file(path, collection, name=name, storage_name=storage_name)
-        if result.status != "added" and result.status != "replaced":
-            path.unlink(missing_ok=True)  # unchanged or failed: keep no orphan copy
-        results.append(result)
-    return results
+        upload.save(uploads_dir / storage_name)
+        accepted.append(NewFile(uploads_dir / storage_name, name, storage_name))
+    job_id = jobs.create(collection, accepted) if accepted else None
+    return job_id, rejected

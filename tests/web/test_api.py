@@ -31,7 +31,7 @@ GARDEN_QUERY = "What is the watering codeword for the zephyr garden?"
 
 def _upload(client, name: str, data: bytes, collection: str = "handbook"):  # type: ignore[no-untyped-def]
     return client.post(
-        f"/api/v1/collections/{collection}/documents",
+        f"/api/v1/collections/{collection}/documents?wait=1",
         data={"files": (io.BytesIO(data), name)},
         content_type="multipart/form-data",
     )
@@ -389,3 +389,63 @@ def test_search_filters(client) -> None:  # type: ignore[no-untyped-def]
         resp = client.post("/api/v1/search", json={**body, "filters": bad})
         assert resp.status_code == 400, bad
         assert "filters" in resp.get_json()["error"]
+
+
+# -- jobs ---------------------------------------------------------------------------------
+def _wait_job(client, job_id: int, statuses=("done", "failed", "cancelled")) -> dict:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_upload_returns_a_job_at_once_and_reports_progress(client) -> None:  # type: ignore[no-untyped-def]
+    resp = client.post(
+        "/api/v1/collections/handbook/documents",
+        data={"files": [(io.BytesIO(GARDEN_V1.encode()), "garden.md"),
+                        (io.BytesIO(b"%PDF-1.4 nope"), "bad.pdf"),
+                        (io.BytesIO(b"MZ"), "tool.exe")]},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 202
+    body = resp.get_json()
+    assert body["rejected"][0]["name"] == "tool.exe"
+    assert "unsupported" in body["rejected"][0]["error"]
+    job = _wait_job(client, body["job"]["id"])
+    assert job["status"] == "failed" and job["total"] == 2 and job["finished"] == 2
+    by_name = {f["name"]: f for f in job["files"]}
+    assert by_name["garden.md"]["status"] == "added" and by_name["garden.md"]["chunks"] >= 1
+    assert by_name["bad.pdf"]["status"] == "failed" and "PDF" in by_name["bad.pdf"]["error"]
+    listed = client.get("/api/v1/jobs?collection=handbook").get_json()["jobs"]
+    assert listed[0]["id"] == job["id"]
+    assert client.get("/api/v1/jobs/999999").status_code == 404
+
+
+def test_retry_failed_files_and_cancel(app, client) -> None:  # type: ignore[no-untyped-def]
+    jobs = app.extensions["enclave"].jobs
+    resp = _upload(client, "later.pdf", b"%PDF-1.4 broken for now")
+    job_id = resp.get_json()["job_id"]
+    assert resp.get_json()["results"][0]["status"] == "failed"
+    retry = client.post(f"/api/v1/jobs/{job_id}/retry")
+    assert retry.status_code == 202
+    again = _wait_job(client, retry.get_json()["id"])
+    assert again["source"] == "retry" and again["files"][0]["name"] == "later.pdf"
+    assert client.post(f"/api/v1/jobs/{again['id']}/retry").status_code == 202
+    ok_job = _upload(client, "fine.md", GARDEN_V1.encode()).get_json()["job_id"]
+    assert client.post(f"/api/v1/jobs/{ok_job}/retry").status_code == 409
+    # a queued job cancels at once, before any file is ingested
+    jobs.stop()
+    from ingest.jobs import NewFile
+
+    path = _uploads_dir(app) / "queued.md"
+    path.write_text(GARDEN_V2)
+    queued = jobs.create("handbook", [NewFile(path, "queued.md", "queued.md")])
+    cancelled = client.post(f"/api/v1/jobs/{queued}/cancel").get_json()
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["files"][0]["status"] == "cancelled"
+    assert all(h["document"] != "queued.md" for h in _search(client, "garden shed"))

@@ -1,0 +1,356 @@
+"""Ingest jobs recorded in the catalog, executed by a worker (in-process threads by default).
+
+A job holds its files with per-file status and stage; the worker commits each file's outcome
+as it finishes, so a job interrupted by a crash continues from the last committed file when
+the process starts again. Re-running a file that was committed just before the crash finds
+the same content hash and reports ``unchanged``: vectors are never duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, sessionmaker
+
+from ingest.pipeline import BatchItem, FileResult, Ingestor, validate_collection_name
+from retrieval.catalog import Base
+
+log = logging.getLogger(__name__)
+
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+FILE_ACTIVE = ("parsing", "chunking", "embedding", "indexing")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class IngestJob(Base):
+    """A batch of files to ingest into one collection."""
+
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload | cli | retry
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    files: Mapped[list[IngestJobFile]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="IngestJobFile.ordinal"
+    )
+
+
+class IngestJobFile(Base):
+    """One file of a job.
+
+    ``status`` is queued, a stage (parsing, chunking, embedding, indexing), or an outcome
+    (added, replaced, unchanged, failed, cancelled).
+    """
+
+    __tablename__ = "ingest_job_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id", ondelete="CASCADE"),
+                                        index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    storage_name: Mapped[str | None] = mapped_column(String(80), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    document_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+
+    job: Mapped[IngestJob] = relationship(back_populates="files")
+
+
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    """A file to put in a job."""
+
+    path: Path
+    name: str
+    storage_name: str | None = None
+
+
+def job_json(job: IngestJob) -> dict[str, Any]:
+    """A job with its files and progress counts, ready for JSON."""
+    files = [
+        {"id": f.id, "name": f.name, "status": f.status, "error": f.error,
+         "document_id": f.document_id, "version": f.version, "chunks": f.chunks}
+        for f in job.files
+    ]
+    finished = [f for f in job.files if f.status not in ("queued", *FILE_ACTIVE)]
+    return {
+        "id": job.id, "collection": job.collection, "status": job.status,
+        "source": job.source, "cancel_requested": job.cancel_requested,
+        "created_at": job.created_at.isoformat() + "Z",
+        "started_at": job.started_at.isoformat() + "Z" if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() + "Z" if job.finished_at else None,
+        "total": len(job.files), "finished": len(finished),
+        "failed": sum(f.status == "failed" for f in job.files),
+        "files": files,
+    }
+
+
+class JobManager:
+    """Creates jobs and runs them on worker threads (one by default: one writer)."""
+
+    def __init__(self, sessions: sessionmaker[Session], ingestor: Ingestor, workers: int = 1):
+        self._sessions = sessions
+        self._ingestor = ingestor
+        self._workers = workers
+        self._wake = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        Base.metadata.create_all(sessions.kw["bind"])
+
+    # -- create and control ------------------------------------------------------------
+    def create(self, collection: str, files: Sequence[NewFile], source: str = "upload") -> int:
+        """Record a queued job; returns its id (the worker picks it up)."""
+        validate_collection_name(collection)
+        with self._sessions() as session:
+            job = IngestJob(collection=collection, source=source)
+            job.files = [
+                IngestJobFile(ordinal=i, name=f.name, path=str(f.path), storage_name=f.storage_name)
+                for i, f in enumerate(files)
+            ]
+            session.add(job)
+            session.commit()
+            job_id = job.id
+        self._notify()
+        return job_id
+
+    def get(self, job_id: int) -> dict[str, Any] | None:
+        """The job as JSON, or None."""
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            return job_json(job) if job is not None else None
+
+    def list(self, collection: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Most recent jobs first."""
+        with self._sessions() as session:
+            stmt = select(IngestJob).order_by(IngestJob.id.desc()).limit(limit)
+            if collection is not None:
+                stmt = stmt.where(IngestJob.collection == collection)
+            return [job_json(j) for j in session.scalars(stmt)]
+
+    def cancel(self, job_id: int) -> bool:
+        """Ask a queued or running job to stop; files already committed stay."""
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                return False
+            if job.status == "queued":
+                job.status = "cancelled"
+                job.finished_at = _now()
+                for f in job.files:
+                    if f.status == "queued":
+                        f.status = "cancelled"
+            elif job.status == "running":
+                job.cancel_requested = True
+            session.commit()
+            return True
+
+    def retry_failed(self, job_id: int) -> int | None:
+        """A new job with the failed (and cancelled) files of ``job_id``; None if none."""
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                return None
+            again = [NewFile(Path(f.path), f.name, f.storage_name)
+                     for f in job.files if f.status in ("failed", "cancelled")
+                     and Path(f.path).exists()]
+            collection = job.collection
+        return self.create(collection, again, source="retry") if again else None
+
+    def check_orphans(self, repair: bool = False) -> list[str]:
+        """Find files nobody refers to; repair deletes them.
+
+        Those are stored uploads without a document or a pending/failed job file, and temp
+        index files left by a crash mid-save.
+        """
+        from retrieval.catalog import Document
+
+        settings = self._ingestor.settings
+        problems: list[str] = []
+        with self._sessions() as session:
+            keep = set(session.scalars(select(Document.storage_name)
+                                       .where(Document.storage_name.is_not(None))))
+            keep |= set(session.scalars(
+                select(IngestJobFile.storage_name).where(
+                    IngestJobFile.storage_name.is_not(None),
+                    IngestJobFile.status.in_(("queued", "failed", "cancelled", *FILE_ACTIVE)),
+                )
+            ))
+        orphans = []
+        if settings.uploads_dir.is_dir():
+            orphans += [p for p in settings.uploads_dir.iterdir() if p.name not in keep]
+        if settings.index_dir.is_dir():
+            orphans += [p for p in settings.index_dir.iterdir() if p.name.endswith(".tmp")]
+        if orphans:
+            problems.append(f"{len(orphans)} orphan files: "
+                            + ", ".join(sorted(p.name for p in orphans)[:5]))
+            if repair:
+                for path in orphans:
+                    path.unlink(missing_ok=True)
+        return problems
+
+    # -- worker ------------------------------------------------------------------------
+    def recover(self) -> int:
+        """After a restart: put interrupted jobs and files back in the queue."""
+        with self._sessions() as session:
+            n = session.execute(
+                update(IngestJob).where(IngestJob.status == "running")
+                .values(status="queued")
+            ).rowcount
+            session.execute(
+                update(IngestJobFile).where(IngestJobFile.status.in_(FILE_ACTIVE))
+                .values(status="queued")
+            )
+            session.commit()
+        return int(n or 0)
+
+    def start(self) -> None:
+        """Recover interrupted jobs and start the worker threads."""
+        self.recover()
+        for i in range(self._workers):
+            t = threading.Thread(target=self._loop, name=f"ingest-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the worker threads after their current file."""
+        self._stopping = True
+        self._notify()
+        for t in self._threads:
+            t.join(timeout)
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def _claim(self) -> int | None:
+        with self._sessions() as session:
+            job = session.scalar(
+                select(IngestJob).where(IngestJob.status == "queued").order_by(IngestJob.id)
+            )
+            if job is None:
+                return None
+            claimed = session.execute(
+                update(IngestJob).where(IngestJob.id == job.id, IngestJob.status == "queued")
+                .values(status="running", started_at=job.started_at or _now())
+            ).rowcount
+            session.commit()
+            return job.id if claimed else None
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            job_id = self._claim()
+            if job_id is None:
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
+            try:
+                self.run(job_id)
+            except Exception:  # noqa: BLE001 - a broken job must not kill the worker
+                log.exception("job %s crashed", job_id)
+                self._finish(job_id, "failed", "internal error; see the server log")
+
+    def run(self, job_id: int, progress: Callable[[str, dict[str, Any]], None] | None = None
+            ) -> dict[str, Any]:
+        """Run (or resume) one job in this thread; returns the finished job as JSON.
+
+        ``progress(kind, info)`` gets ``stage`` and ``result`` events (the CLI's bar).
+        """
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            if job.status in ("queued", "running"):
+                job.status = "running"
+                job.started_at = job.started_at or _now()
+            session.commit()
+            collection = job.collection
+            todo = [(f.id, BatchItem(Path(f.path), f.name, f.storage_name))
+                    for f in job.files if f.status == "queued"]
+        file_ids = [fid for fid, _ in todo]
+
+        def on_stage(i: int, stage: str) -> None:
+            self._set_file(file_ids[i], status=stage)
+            if progress:
+                progress("stage", {"index": i, "name": todo[i][1].name, "stage": stage})
+
+        def on_result(i: int, result: FileResult) -> None:
+            self._set_file(file_ids[i], status=result.status, error=result.error,
+                           document_id=result.document_id, version=result.version,
+                           chunks=result.chunks)
+            stored = todo[i][1].storage_name
+            if result.status == "unchanged" and stored:
+                # the document keeps the original it already has; this copy is redundant
+                (self._ingestor.settings.uploads_dir / stored).unlink(missing_ok=True)
+            if progress:
+                progress("result", {"index": i, "result": result})
+
+        self._ingestor.ingest_batch(
+            [item for _, item in todo], collection, on_stage=on_stage, on_result=on_result,
+            should_cancel=lambda: self._cancel_requested(job_id) or self._stopping,
+        )
+        if self._stopping and not self._cancel_requested(job_id):
+            return self.get(job_id) or {}  # shutting down: stays "running" -> resumed later
+        cancelled = self._cancel_requested(job_id)
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            assert job is not None
+            if cancelled:
+                for f in job.files:
+                    if f.status in ("queued", *FILE_ACTIVE):
+                        f.status = "cancelled"
+            failed = any(f.status == "failed" for f in job.files)
+            session.commit()
+        status = "cancelled" if cancelled else ("failed" if failed else "done")
+        self._finish(job_id, status, None)
+        return self.get(job_id) or {}
+
+    def _cancel_requested(self, job_id: int) -> bool:
+        with self._sessions() as session:
+            return bool(session.scalar(
+                select(IngestJob.cancel_requested).where(IngestJob.id == job_id)))
+
+    def _set_file(self, file_id: int, **values: Any) -> None:
+        with self._sessions() as session:
+            session.execute(update(IngestJobFile).where(IngestJobFile.id == file_id)
+                            .values(**values))
+            session.commit()
+
+    def _finish(self, job_id: int, status: str, error: str | None) -> None:
+        with self._sessions() as session:
+            session.execute(update(IngestJob).where(IngestJob.id == job_id)
+                            .values(status=status, error=error, finished_at=_now()))
+            session.commit()
+
+    def wait(self, job_id: int, timeout: float = 600, poll: float = 0.1) -> dict[str, Any]:
+        """Block until the job has finished (for API clients that ask to wait, and tests)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job is None or job["status"] in ("done", "failed", "cancelled"):
+                return job or {}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['status']} after {timeout:g} s")
+            time.sleep(poll)
