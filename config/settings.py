@@ -67,6 +67,31 @@ class ChunkingSettings(_Section):
         return self
 
 
+class SandboxSettings(_Section):
+    """Limits for the child process that parses each file (ingest/sandbox.py)."""
+
+    enabled: bool = Field(
+        True,
+        description="Parse files in a separate worker process with the limits below. Off: "
+        "parse inside the Enclave process (no timeout or memory limit).",
+    )
+    timeout_s: float = Field(
+        120, gt=0, description="Wall-clock seconds one file may take to parse; the worker is "
+        "killed and restarted when it runs over.",
+    )
+    memory_mb: int = Field(
+        2048, ge=256,
+        description="Address-space limit of the parser worker in MiB (RLIMIT_AS; about 1 GiB "
+        "is taken by the loaded parser libraries).",
+    )
+    max_output_mb: float = Field(
+        20, gt=0,
+        description="Largest extracted text (serialized blocks) of one file, in MiB; bounds "
+        "the memory and time chunking and embedding one file can take.",
+    )
+    max_pages: int = Field(2000, ge=1, description="PDFs with more pages are refused.")
+
+
 class IngestSettings(_Section):
     """What the ingest pipeline accepts."""
 
@@ -78,6 +103,7 @@ class IngestSettings(_Section):
         description="File extensions accepted for ingestion (lower case, with the dot).",
     )
     max_file_mb: float = Field(50, gt=0, description="Largest file accepted, in MiB.")
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
 class RetrievalSettings(_Section):
@@ -164,6 +190,46 @@ class GenerationSettings(_Section):
     openai_api_key: str = Field("not-needed", description="API key sent to that server.")
     openai_model: str = Field("default", description="Model name sent to that server.")
     request_timeout_s: float = Field(120, gt=0, description="Timeout for the openai backend.")
+    mode: Literal["generative", "extractive", "auto"] = Field(
+        "auto",
+        description="generative: the model writes the answer. extractive: the answer quotes the "
+        "best-matching sentences of the passages (no model call). auto: generative, replaced "
+        "by extractive when too few generated sentences are supported by their sources.",
+    )
+    unsupported: Literal["flag", "drop"] = Field(
+        "flag",
+        description="What happens to a generated sentence its cited source does not support "
+        "(or an uncited sentence stating numbers or names): flag (kept, marked unsupported) or "
+        "drop (removed from the answer).",
+    )
+    support_threshold: float = Field(
+        0.6, ge=0, le=1,
+        description="Support score (embedding similarity and content-word overlap between a "
+        "sentence and the best span of its cited passage, mixed by support_embedding_weight) "
+        "from which the sentence counts as supported. Every number in the sentence must also "
+        "appear in that span.",
+    )
+    support_embedding_weight: float = Field(
+        0.5, ge=0, le=1,
+        description="Weight of embedding similarity in the support score; the rest is "
+        "content-word overlap.",
+    )
+    auto_min_supported: float = Field(
+        0.5, ge=0, le=1,
+        description="auto mode: when the share of supported sentences of the generated "
+        "answer is below this, the extractive answer replaces it.",
+    )
+    extractive_sentences: int = Field(
+        2, ge=1, le=5,
+        description="Most passage sentences an extractive answer quotes (the second and later "
+        "only when they score close to the best).",
+    )
+    filter_source_instructions: bool = Field(
+        True,
+        description="Replace instruction-like sentences in passages (\"ignore previous "
+        "instructions\", \"reveal the system prompt\", markdown images, URLs) with a "
+        "placeholder before they reach the model.",
+    )
 
 
 class WebSettings(_Section):

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from ingest.chunker import TokenChunker
 from ingest.pipeline import Ingestor
+from ingest.types import Parser
 from ingest.unstructured_parser import UnstructuredParser
 from retrieval.stack import RetrievalStack
+
+
+def build_parser(stack: RetrievalStack) -> Parser:
+    """The sandboxed parser (``ingest.sandbox``), or in-process parsing when it is disabled."""
+    sandbox = stack.settings.ingest.sandbox
+    if sandbox.enabled:
+        from ingest.sandbox import SandboxedParser
+
+        return SandboxedParser(sandbox)
+    return UnstructuredParser(
+        max_pages=sandbox.max_pages, max_text_chars=int(sandbox.max_output_mb * 2**20)
+    )
 
 
 def build_ingestor(stack: RetrievalStack) -> Ingestor:
@@ -15,6 +28,6 @@ def build_ingestor(stack: RetrievalStack) -> Ingestor:
         stack.sessions,
         stack.embedder,
         stack.index,
-        UnstructuredParser(),
+        build_parser(stack),
         TokenChunker(stack.settings.chunking, stack.embedder),
     )
