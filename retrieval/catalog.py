@@ -163,3 +163,7 @@ def list_documents(session: Session, collection_id: int) -> list[Document]:
 def chunk_ids_of(session: Session, document_id: int) -> list[int]:
     """Ids of a document's chunks (its FAISS ids)."""
     return list(session.scalars(select(Chunk.id).where(Chunk.document_id == document_id)))
+
+
+# Register the access-control tables on ``Base`` so that ``init_catalog`` creates them too.
+from retrieval import acl as _acl  # noqa: E402, F401

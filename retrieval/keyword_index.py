@@ -8,7 +8,9 @@ built-in BM25 (Porter stemming, Unicode folding).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Collection
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -71,22 +73,37 @@ class SqliteKeywordIndex:
     """BM25 search restricted to one collection's ready documents."""
 
     def search(
-        self, session: Session, collection_id: int, question: str, k: int
+        self, session: Session, collection_id: int, question: str, k: int,
+        allowed_document_ids: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """``(chunk_id, bm25)`` best first; higher is better (FTS5's sign flipped)."""
+        """``(chunk_id, bm25)`` best first; higher is better (FTS5's sign flipped).
+
+        ``allowed_document_ids`` (when not None) restricts the match to those documents inside
+        the SQL query, so a few allowed documents among many are still found; an empty
+        collection of ids matches nothing.
+        """
+        if allowed_document_ids is not None and len(allowed_document_ids) == 0:
+            return []
         if session.get_bind().dialect.name != "sqlite":
             return []
         query = fts_query(question)
         if not query:
             return []
+        params: dict[str, object] = {"q": query, "cid": collection_id, "k": k}
+        restrict = ""
+        if allowed_document_ids is not None:
+            # One JSON parameter, however many ids (no bound-variable limit to hit).
+            restrict = "AND d.id IN (SELECT value FROM json_each(:docs)) "
+            params["docs"] = json.dumps(sorted(int(i) for i in allowed_document_ids))
         rows = session.execute(
             text(
                 "SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) AS score "
                 "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
                 "JOIN documents d ON d.id = c.document_id "
                 "WHERE chunks_fts MATCH :q AND d.collection_id = :cid AND d.status = 'ready' "
-                "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
+                + restrict
+                + "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
             ),
-            {"q": query, "cid": collection_id, "k": k},
+            params,
         ).all()
         return [(int(cid), float(score)) for cid, score in rows]

@@ -6,6 +6,12 @@ The catalog is the source of truth: a FAISS id whose chunk is not committed in t
 (mid-replace, or deleted) is skipped, so a replaced document switches versions at the moment
 its catalog transaction commits. Every hit carries its cosine similarity to the question
 (``score``) whatever ranked it, so one relevance floor works for every mode.
+
+Access control: given a :class:`~retrieval.acl.Principal`, the documents it may read are
+resolved before anything is searched and applied inside FAISS (ID selector over their chunk
+ids), inside the keyword SQL (``d.id IN ...``) and again when hits are hydrated. No readable
+document means no hits, never "all hits". Without a principal (trusted internal callers such
+as the CLI) nothing is access-filtered.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import RetrievalSettings
+from retrieval.acl import Principal, allowed_document_ids
 from retrieval.catalog import Chunk, Collection, Document, get_collection
 from retrieval.faiss_index import FaissIndexStore
 from retrieval.fusion import min_max, mmr_order, reciprocal_rank_fusion
@@ -71,14 +78,17 @@ class Retriever:
 
     def search(
         self, query: str, collection: str, k: int | None = None,
-        filters: SearchFilter | None = None,
+        filters: SearchFilter | None = None, *, principal: Principal | None = None,
     ) -> list[Hit]:
-        """The ``k`` best passages for ``query`` in ``collection``, best first."""
-        return self.search_many([query], collection, k, filters)[0]
+        """The ``k`` best passages for ``query`` in ``collection``, best first.
+
+        With a ``principal`` only passages of documents it may read are searched and returned.
+        """
+        return self.search_many([query], collection, k, filters, principal=principal)[0]
 
     def search_many(
         self, queries: Sequence[str], collection: str, k: int | None = None,
-        filters: SearchFilter | None = None,
+        filters: SearchFilter | None = None, *, principal: Principal | None = None,
     ) -> list[list[Hit]]:
         """Batch form of :meth:`search`: one embedding batch, one list of hits per query."""
         k = k or self.settings.top_k
@@ -89,19 +99,31 @@ class Retriever:
             if not queries:
                 return []
             allowed = None
-            if filters is not None and not filters.is_empty():
+            scope: _Scope | None = None
+            if principal is not None:
+                # Access first, before anything is searched; an empty result fails closed.
+                docs = allowed_document_ids(session, coll.id, principal)
+                if docs and filters is not None and not filters.is_empty():
+                    docs &= self._filtered_document_ids(session, coll.id, filters)
+                if not docs:
+                    return [[] for _ in queries]
+                allowed = self._chunk_ids_of_documents(session, docs)
+                if len(allowed) == 0:
+                    return [[] for _ in queries]
+                scope = _Scope(coll.id, frozenset(docs), frozenset(allowed.tolist()))
+            elif filters is not None and not filters.is_empty():
                 allowed = self._allowed_chunk_ids(session, coll.id, filters)
             # Query vectors are needed in every mode: each hit reports its cosine similarity.
             vectors = self._embedder.embed_queries(list(queries))
             return [
-                self._search_one(session, coll, q, vectors[i], k, allowed)
+                self._search_one(session, coll, q, vectors[i], k, allowed, scope)
                 for i, q in enumerate(queries)
             ]
 
     # -- one query -----------------------------------------------------------------------
     def _search_one(
         self, session: Session, coll: Collection, query: str, vector: np.ndarray, k: int,
-        allowed: np.ndarray | None,
+        allowed: np.ndarray | None, scope: _Scope | None = None,
     ) -> list[Hit]:
         s = self.settings
         n = max(s.candidates, k)
@@ -113,7 +135,12 @@ class Retriever:
             else:
                 scores, ids = self._index.search_filtered(coll.id, vector, n + 8, allowed)
             dense = [(int(i), float(sc)) for sc, i in zip(scores, ids, strict=True) if i >= 0]
-        if s.mode in ("keyword", "hybrid"):
+        if s.mode in ("keyword", "hybrid") and scope is not None:
+            # Restricted inside the SQL, then checked chunk by chunk (defence in depth).
+            keyword = self._keyword.search(session, coll.id, query, n,
+                                           allowed_document_ids=scope.documents)
+            keyword = [(c, sc) for c, sc in keyword if c in scope.chunks]
+        elif s.mode in ("keyword", "hybrid"):
             keyword = self._keyword.search(session, coll.id, query, n * 2 if allowed is not None
                                            else n)
             if allowed is not None:
@@ -134,6 +161,8 @@ class Retriever:
 
         ids = [c for c, _ in ranked]
         rows = self._hydrate(session, ids)
+        if scope is not None:
+            rows = {c: row for c, row in rows.items() if scope.permits(c, row[1])}
         ranked = [(c, sc) for c, sc in ranked if c in rows]
         if not ranked:
             return []
@@ -173,17 +202,23 @@ class Retriever:
             .join(Document, Chunk.document_id == Document.id)
             .where(Document.collection_id == collection_id, Document.status == "ready")
         )
-        if f.document_ids is not None:
-            stmt = stmt.where(Document.id.in_(f.document_ids))
-        if f.document_names is not None:
-            stmt = stmt.where(Document.name.in_(f.document_names))
-        if f.file_types is not None:
-            stmt = stmt.where(Document.file_type.in_(f.file_types))
-        if f.updated_after is not None:
-            stmt = stmt.where(Document.updated_at >= f.updated_after)
-        if f.updated_before is not None:
-            stmt = stmt.where(Document.updated_at < f.updated_before)
-        return np.array(session.scalars(stmt).all(), dtype=np.int64)
+        return np.array(session.scalars(_apply_filter(stmt, f)).all(), dtype=np.int64)
+
+    @staticmethod
+    def _filtered_document_ids(session: Session, collection_id: int, f: SearchFilter) -> set[int]:
+        stmt = select(Document.id).where(
+            Document.collection_id == collection_id, Document.status == "ready"
+        )
+        return set(session.scalars(_apply_filter(stmt, f)))
+
+    @staticmethod
+    def _chunk_ids_of_documents(session: Session, document_ids: set[int]) -> np.ndarray:
+        ordered = sorted(document_ids)
+        out: list[int] = []
+        for start in range(0, len(ordered), _IN_BATCH):  # stay under bound-parameter limits
+            batch = ordered[start:start + _IN_BATCH]
+            out.extend(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(batch))))
+        return np.array(out, dtype=np.int64)
 
     @staticmethod
     def _hydrate(session: Session, ids: list[int]) -> dict[int, tuple[Chunk, Document]]:
@@ -214,6 +249,37 @@ class Retriever:
             after = "\n\n".join(c.text for c in rows if c.ordinal > ordinal)
             out.append(replace(hit, context_before=before, context_after=after))
         return out
+
+
+_IN_BATCH = 5000
+
+
+def _apply_filter(stmt: Select[tuple[int]], f: SearchFilter) -> Select[tuple[int]]:
+    """``stmt`` (joined with ``Document``) narrowed by the filter's document fields."""
+    if f.document_ids is not None:
+        stmt = stmt.where(Document.id.in_(f.document_ids))
+    if f.document_names is not None:
+        stmt = stmt.where(Document.name.in_(f.document_names))
+    if f.file_types is not None:
+        stmt = stmt.where(Document.file_type.in_(f.file_types))
+    if f.updated_after is not None:
+        stmt = stmt.where(Document.updated_at >= f.updated_after)
+    if f.updated_before is not None:
+        stmt = stmt.where(Document.updated_at < f.updated_before)
+    return stmt
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a principal may read in one collection, resolved once per search call."""
+
+    collection_id: int
+    documents: frozenset[int]
+    chunks: frozenset[int]
+
+    def permits(self, chunk_id: int, doc: Document) -> bool:
+        return (chunk_id in self.chunks and doc.id in self.documents
+                and doc.collection_id == self.collection_id)
 
 
 def _make_hit(
