@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.stack import build_retrieval
 
     stack = build_retrieval(settings)
-    answerer = build_answerer(settings, stack.retriever)
+    answerer = build_answerer(settings, stack.retriever, stack.embedder)
     try:
         done = None
         for event in answerer.stream(args.question, args.collection, args.k):
@@ -56,12 +56,19 @@ def main(argv: list[str] | None = None) -> int:
             "model": answer.model,
             "citations": [
                 {"n": c.n, "document": c.document, "page": c.page, "quote": c.quote,
-                 "chunk_id": c.chunk_id}
+                 "chunk_id": c.chunk_id, "span_start": c.span_start, "span_end": c.span_end}
                 for c in answer.citations
             ],
+            "mode": answer.mode,
+            "sentences": [s.to_dict() for s in answer.sentences],
         }, indent=2))
     else:
         print("\n\n" + answer.answer)
+        if answer.mode == "extractive":
+            print("(extractive answer: quoted from the sources)")
+        for s in answer.sentences:
+            if not s.supported:
+                print(f"  ! not supported by the cited source: {s.text}")
         for c in answer.citations:
             page = f", page {c.page}" if c.page else ""
             print(f"  [{c.n}] {c.document}{page}: \"{c.quote}\"")

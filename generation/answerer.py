@@ -1,35 +1,57 @@
-"""Question -> retrieval -> prompt -> streamed answer -> citations.
+"""Question -> retrieval -> prompt -> streamed answer -> verified, cited answer.
 
 When no passage reaches ``retrieval.min_score`` the model is not asked at all: the answer
 says the documents do not contain it and the closest passages are returned as sources.
+
+Every finished answer is checked sentence by sentence against the passages it cites
+(:mod:`generation.support`): unsupported sentences are flagged or dropped
+(``generation.unsupported``), links and images are removed, and sentences that repeat the
+system prompt or a hidden instruction of a passage are always removed. ``generation.mode``
+chooses between the model's answer (``generative``), quoted passage sentences
+(``extractive``, no model call) and ``auto``: generative, replaced by the extractive answer
+when too few generated sentences are supported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from config.settings import Settings
+from generation.extractive import extractive_answer
 from generation.prompt import (
     NOT_FOUND_ANSWER,
+    SYSTEM_PROMPT,
     attribute_unmarked,
     build_messages,
     extract_citations,
     strip_invalid_markers,
 )
-from generation.types import Answer, Generator
+from generation.safety import sanitize_answer
+from generation.support import SupportChecker, remove_sentences, supported_share
+from generation.types import Answer, Citation, Generator, Sentence
 from retrieval.retriever import Retriever
+from retrieval.types import Embedder, Hit
 
 Event = dict[str, Any]
 
+UNVERIFIED_ANSWER = "No sentence of the generated answer could be verified against its sources."
+
 
 class Answerer:
-    """Answers questions over one collection with a :class:`Generator`."""
+    """Answers questions over one collection with a :class:`Generator`.
 
-    def __init__(self, settings: Settings, retriever: Retriever, generator: Generator) -> None:
+    ``embedder`` (the retrieval stack's sentence-transformers model) scores support; without
+    one, support is judged on word overlap alone.
+    """
+
+    def __init__(self, settings: Settings, retriever: Retriever, generator: Generator,
+                 embedder: Embedder | None = None) -> None:
         self._settings = settings
         self._retriever = retriever
         self._generator = generator
+        self._embedder = embedder
 
     @property
     def model_name(self) -> str:
@@ -41,36 +63,77 @@ class Answerer:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        gen = self._settings.generation
         hits = self._retriever.search(question, collection, k or self._settings.retrieval.top_k)
         relevant = [h for h in hits if h.score >= self._settings.retrieval.min_score]
-        relevant = relevant[: self._settings.generation.max_sources]
+        relevant = relevant[: gen.max_sources]
         yield {"event": "sources", "sources": [h.to_dict() for h in relevant or hits]}
+        mode = "extractive" if gen.mode == "extractive" else "generative"
         if not relevant:
             answer = Answer(question, NOT_FOUND_ANSWER, [], hits, abstained=True,
-                            model=self.model_name)
+                            model=self.model_name, mode=mode)
             yield {"event": "token", "text": NOT_FOUND_ANSWER}
             yield {"event": "done", **answer.to_dict()}
             return
 
-        gen = self._settings.generation
-        messages = build_messages(question, relevant, gen.max_source_chars)
+        if gen.mode == "extractive":
+            answer = self.extractive(question, relevant)
+            yield {"event": "token", "text": answer.answer}
+            yield {"event": "done", **answer.to_dict()}
+            return
+
+        messages = build_messages(question, relevant, gen.max_source_chars,
+                                  gen.filter_source_instructions)
         pieces: list[str] = []
         for piece in self._generator.stream(messages, gen.max_tokens, gen.temperature):
             pieces.append(piece)
             yield {"event": "token", "text": piece}
         yield {"event": "done", **self.finish(question, "".join(pieces), relevant).to_dict()}
 
+    def extractive(self, question: str, hits: list[Hit]) -> Answer:
+        """The answer quoted from the passages (abstains when none has a quotable sentence)."""
+        gen = self._settings.generation
+        built = extractive_answer(question, hits, self._embedder, gen.extractive_sentences,
+                                  gen.support_embedding_weight)
+        if built is None:
+            return Answer(question, NOT_FOUND_ANSWER, [], hits, abstained=True,
+                          model=self.model_name, mode="extractive")
+        text, citations, sentences = built
+        return Answer(question, text, citations, hits, abstained=False, model=self.model_name,
+                      sentences=sentences, mode="extractive")
+
     def finish(self, question: str, raw: str, hits: list[Any]) -> Answer:
-        """Turn the model's raw text into an :class:`Answer` with citations."""
-        text = strip_invalid_markers(raw.strip(), len(hits))
+        """Turn the model's raw text into a checked :class:`Answer` with citations."""
+        gen = self._settings.generation
+        text, _removed = sanitize_answer(raw.strip())
+        text = strip_invalid_markers(text, len(hits)).strip()
         if not text or NOT_FOUND_ANSWER.lower().rstrip(".") in text.lower():
             return Answer(question, NOT_FOUND_ANSWER, [], hits, abstained=True,
                           model=self.model_name)
-        citations = extract_citations(text, hits, attributed_by="model")
-        if not citations:
+        attributed_by = "model"
+        if not extract_citations(text, hits):
             text = attribute_unmarked(text, hits)
-            citations = extract_citations(text, hits, attributed_by="overlap")
-        return Answer(question, text, citations, hits, abstained=False, model=self.model_name)
+            attributed_by = "overlap"
+
+        checker = SupportChecker(self._embedder, gen.support_threshold,
+                                 gen.support_embedding_weight)
+        checked = checker.check(text, hits, question, SYSTEM_PROMPT)
+        drop = {i for i, c in enumerate(checked) if c.remove_reason}
+        if gen.unsupported == "drop":
+            drop |= {i for i, c in enumerate(checked) if not c.sentence.supported}
+        text, sentences = remove_sentences(text, checked, drop)
+
+        if gen.mode == "auto" and (not sentences
+                                   or supported_share(sentences) < gen.auto_min_supported):
+            fallback = self.extractive(question, hits)
+            if not fallback.abstained:
+                return fallback
+        if not sentences:
+            return Answer(question, UNVERIFIED_ANSWER, [], hits, abstained=False,
+                          model=self.model_name, sentences=[])
+        citations = _with_spans(extract_citations(text, hits, attributed_by), sentences, hits)
+        return Answer(question, text, citations, hits, abstained=False, model=self.model_name,
+                      sentences=sentences)
 
     def ask(self, question: str, collection: str, k: int | None = None) -> Answer:
         """Answer without streaming."""
@@ -81,9 +144,29 @@ class Answerer:
         return answer_from_event(done)
 
 
+def _with_spans(citations: list[Citation], sentences: list[Sentence], hits: list[Hit]
+                ) -> list[Citation]:
+    """Each citation with the span that best supports a sentence citing it (quote = span)."""
+    best: dict[int, tuple[float, int, int]] = {}
+    for sentence in sentences:
+        if not sentence.supported:
+            continue
+        for span in sentence.spans:
+            score = sentence.support_score or 0.0
+            if span.n not in best or score > best[span.n][0]:
+                best[span.n] = (score, span.start, span.end)
+    out = []
+    for c in citations:
+        if c.n in best:
+            _, start, end = best[c.n]
+            quote = " ".join(hits[c.n - 1].text[start:end].split())
+            c = replace(c, span_start=start, span_end=end, quote=quote)
+        out.append(c)
+    return out
+
+
 def answer_from_event(event: Event) -> Answer:
     """Rebuild an :class:`Answer` from a ``done`` event."""
-    from generation.types import Citation
     from retrieval.types import Hit
 
     return Answer(
@@ -93,4 +176,6 @@ def answer_from_event(event: Event) -> Answer:
         sources=[Hit(**s) for s in event["sources"]],
         abstained=event["abstained"],
         model=event["model"],
+        sentences=[Sentence.from_dict(s) for s in event.get("sentences", [])],
+        mode=event.get("mode", "generative"),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from generation.safety import neutralize_source
+from generation.support import split_sentences as _split
 from generation.types import Citation, Message
 from retrieval.types import Hit
 
@@ -17,7 +19,6 @@ SYSTEM_PROMPT = (
 )
 
 _MARKER_RE = re.compile(r"\[(\d{1,2})\]")
-_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 _WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,:/'-]*")
 _STOP = frozenset(
     "a an the of to in on for and or is are was were be by with as at from that this it "
@@ -26,15 +27,20 @@ _STOP = frozenset(
 )
 
 
-def _source_block(n: int, hit: Hit, max_chars: int) -> str:
+def _source_block(n: int, hit: Hit, max_chars: int, filter_instructions: bool = True) -> str:
     text = hit.text if len(hit.text) <= max_chars else hit.text[:max_chars].rsplit(" ", 1)[0]
+    if filter_instructions:
+        # Retrieved text is data: sentences addressing the model, and links, never reach it.
+        text = neutralize_source(text)
     # One line per source: a passage cannot fake the start of another source or the question.
     text = " ".join(text.split())
     text = re.sub(r"(?i)\b(question|sources?)\s*:", r"\1 -", text)
     return f"[{n}] {text}"
 
 
-def build_messages(question: str, hits: list[Hit], max_source_chars: int) -> list[Message]:
+def build_messages(
+    question: str, hits: list[Hit], max_source_chars: int, filter_instructions: bool = True
+) -> list[Message]:
     """Chat messages: short rules (small models follow few), the numbered sources, the question.
 
     The wording was chosen on the sample handbook questions with the bundled 135M model:
@@ -42,7 +48,9 @@ def build_messages(question: str, hits: list[Hit], max_source_chars: int) -> lis
     explicit 'say it is not in the documents' rule managed 6-11 (the model then abstains
     on answerable questions; abstention is decided by the relevance floor instead).
     """
-    sources = "\n\n".join(_source_block(i, h, max_source_chars) for i, h in enumerate(hits, 1))
+    sources = "\n\n".join(
+        _source_block(i, h, max_source_chars, filter_instructions) for i, h in enumerate(hits, 1)
+    )
     user = f"Sources:\n{sources}\n\nQuestion: {' '.join(question.split())}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
@@ -55,8 +63,8 @@ def content_words(text: str) -> set[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Rough sentence split that keeps ``[n]`` markers with their sentence."""
-    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+    """Sentence split that keeps ``[n]`` markers, decimals and abbreviations in place."""
+    return _split(text)
 
 
 def _best_quote(passage: str, claim: str) -> str:

@@ -6,6 +6,7 @@ from config.settings import Settings
 from generation.answerer import Answerer
 from generation.types import Generator
 from retrieval.retriever import Retriever
+from retrieval.types import Embedder
 
 
 def build_generator(settings: Settings) -> Generator:
@@ -22,6 +23,14 @@ def build_generator(settings: Settings) -> Generator:
     raise ValueError(f"unknown generation.backend {settings.generation.backend!r}")
 
 
-def build_answerer(settings: Settings, retriever: Retriever) -> Answerer:
-    """An answerer over ``retriever`` with the configured generator."""
-    return Answerer(settings, retriever, build_generator(settings))
+def build_answerer(
+    settings: Settings, retriever: Retriever, embedder: Embedder | None = None
+) -> Answerer:
+    """An answerer over ``retriever`` with the configured generator.
+
+    ``embedder`` scores whether passages support the answer's sentences; pass the retrieval
+    stack's (already loaded) embedder. Without one the retriever's own is used.
+    """
+    if embedder is None:
+        embedder = getattr(retriever, "_embedder", None)
+    return Answerer(settings, retriever, build_generator(settings), embedder)

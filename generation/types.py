@@ -25,10 +25,67 @@ class Citation:
     text: str
     score: float
     attributed_by: str = "model"  # "model": the LLM wrote [n]; "overlap": added by matching
+    # The span of ``text`` (character offsets into the chunk text; add the hit's char_start
+    # for document offsets) that supports the sentences citing it; None when none does.
+    span_start: int | None = None
+    span_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SupportSpan:
+    """Where cited passage ``n`` (chunk ``chunk_id``) supports a sentence: chunk-text offsets."""
+
+    n: int
+    chunk_id: int
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of an answer with its ``[n]`` citations and whether they support it.
+
+    ``start``/``end`` locate the sentence in the answer text. ``claim`` is true when the
+    sentence states something checkable (it cites, or it contains numbers or names);
+    ``supported`` is false for a claim no cited passage backs. ``support_score`` is the best
+    support score found (None when nothing was checked).
+    """
+
+    text: str
+    citations: list[int]
+    supported: bool
+    support_score: float | None
+    spans: list[SupportSpan]
+    start: int = 0
+    end: int = 0
+    claim: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "text": self.text, "citations": list(self.citations), "supported": self.supported,
+            "support_score": None if self.support_score is None else round(self.support_score, 4),
+            "spans": [s.to_dict() for s in self.spans], "start": self.start, "end": self.end,
+            "claim": self.claim,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sentence:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            text=data["text"], citations=list(data["citations"]), supported=data["supported"],
+            support_score=data.get("support_score"),
+            spans=[SupportSpan(**s) for s in data.get("spans", [])],
+            start=data.get("start", 0), end=data.get("end", 0), claim=data.get("claim", True),
+        )
 
 
 @dataclass(slots=True)
@@ -41,6 +98,8 @@ class Answer:
     sources: list[Hit] = field(default_factory=list)
     abstained: bool = False
     model: str = ""
+    sentences: list[Sentence] = field(default_factory=list)
+    mode: str = "generative"  # "generative": the model's words; "extractive": quoted passages
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -51,6 +110,8 @@ class Answer:
             "sources": [s.to_dict() for s in self.sources],
             "abstained": self.abstained,
             "model": self.model,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "mode": self.mode,
         }
 
 

@@ -61,7 +61,7 @@ def test_ingest_and_ask_with_network_blocked(tmp_path: Path, sample_corpus: Path
     assert ask.returncode == 0, ask.stderr[-3000:]
     answer = json.loads(ask.stdout)
     assert answer["citations"] and answer["citations"][0]["document"] == "travel-and-expenses.pdf"
-    assert set(answer["citations"][0]) == {"n", "document", "page", "quote", "chunk_id"}
+    assert {"n", "document", "page", "quote", "chunk_id"} <= set(answer["citations"][0])
 
     assert not log.exists() or log.read_text() == "", log.read_text()
     # unstructured's spaCy model was not downloaded behind our back either

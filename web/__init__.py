@@ -44,7 +44,7 @@ def create_app(
     services.jobs.check_orphans(repair=True)
     services.jobs.start()
 
-    from web import api, errors, health, jobs, library, pages, security
+    from web import api, errors, health, jobs, library, pages, security, sources
 
     security.init_app(app)
     errors.init_app(app)
@@ -53,4 +53,5 @@ def create_app(
     app.register_blueprint(library.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(sources.bp)
     return app

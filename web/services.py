@@ -45,6 +45,6 @@ def build_services(settings: Settings) -> EnclaveServices:
         settings=settings,
         stack=stack,
         ingestor=ingestor,
-        answerer=build_answerer(settings, stack.retriever),
+        answerer=build_answerer(settings, stack.retriever, stack.embedder),
         jobs=JobManager(stack.sessions, ingestor),
     )

@@ -96,7 +96,9 @@ def xss_app(handbook_copy: Path):  # type: ignore[no-untyped-def]
     from web import create_app
     from web.services import build_services
 
-    settings: Settings = make_settings(handbook_copy)
+    # generative mode: the hostile model output must reach the page (auto mode would replace
+    # this unsupported answer with an extractive one before the browser sees it)
+    settings: Settings = make_settings(handbook_copy, generation={"mode": "generative"})
     services = build_services(settings)
     services.answerer = Answerer(settings, services.stack.retriever, FakeXSSGenerator())
     application = create_app(settings, services=services)
@@ -116,7 +118,7 @@ def test_model_output_is_rendered_as_text(xss_app, live_server, page) -> None:  
     assert page.locator("img").count() == 0
     text = page.inner_text("#answer")
     assert "<img" in text and "<script>" in text and "onerror" in text
-    assert "![x](http://127.0.0.1:9/leak.png)" in text
+    assert "leak.png" not in text  # image links are stripped from answers (generation/safety.py)
     # the [1] marker becomes a link to the citation, which is from the handbook
     assert page.locator("#answer a.cite").count() == 1
     assert page.get_attribute("#answer a.cite", "href") == "#cite-1"

@@ -10,9 +10,24 @@
   const citationsEl = document.getElementById("citations");
   const button = document.getElementById("ask-button");
 
-  function renderAnswer(text) {
+  const modeEl = document.getElementById("mode");
+  const UNSUPPORTED_TITLE = "not supported by the cited source";
+  const UNCITED_TITLE = "not supported by the cited source: no source is cited for this statement";
+
+  // Offsets from the server count code points; JavaScript strings count UTF-16 units.
+  function cut(text, start, end) {
+    return Array.from(text).slice(start, end).join("");
+  }
+
+  // Hide links and images while the raw answer streams (the final answer has none).
+  function preview(text) {
+    return text
+      .replace(/!\[[^\]\n]*\]\([^)\n]*\)/g, "")
+      .replace(/\b[a-z][a-z0-9+.-]{1,15}:\/\/\S*/gi, "");
+  }
+
+  function appendWithCites(parent, text) {
     // Split on [n] markers; markers become links to the citation, everything else is text.
-    answerEl.replaceChildren();
     const parts = text.split(/(\[\d{1,2}\])/);
     for (const part of parts) {
       const m = /^\[(\d{1,2})\]$/.exec(part);
@@ -22,11 +37,36 @@
         a.href = "#cite-" + m[1];
         a.textContent = "[" + m[1] + "]";
         a.addEventListener("click", () => highlight(m[1]));
-        answerEl.appendChild(a);
+        parent.appendChild(a);
       } else if (part) {
-        answerEl.appendChild(document.createTextNode(part));
+        parent.appendChild(document.createTextNode(part));
       }
     }
+  }
+
+  function renderAnswer(text) {
+    answerEl.replaceChildren();
+    appendWithCites(answerEl, text);
+  }
+
+  function renderSentences(text, sentences) {
+    // Each sentence in its own span; unsupported ones are marked and explain why.
+    answerEl.replaceChildren();
+    const points = Array.from(text);
+    let pos = 0;
+    for (const s of sentences) {
+      if (s.start > pos) appendWithCites(answerEl, points.slice(pos, s.start).join(""));
+      const span = document.createElement("span");
+      span.className = "sentence";
+      if (!s.supported) {
+        span.classList.add("unsupported");
+        span.title = s.citations.length ? UNSUPPORTED_TITLE : UNCITED_TITLE;
+      }
+      appendWithCites(span, points.slice(s.start, s.end).join(""));
+      answerEl.appendChild(span);
+      pos = s.end;
+    }
+    if (pos < points.length) appendWithCites(answerEl, points.slice(pos).join(""));
   }
 
   function highlight(n) {
@@ -39,6 +79,36 @@
     return item.document + (item.page ? ", page " + item.page : "");
   }
 
+  function sourceLink(c) {
+    // The passage in its document (with the page image when the original is a stored PDF).
+    let href = "/sources/" + encodeURIComponent(c.chunk_id);
+    if (c.span_start != null && c.span_end != null) {
+      href += "?start=" + c.span_start + "&end=" + c.span_end;
+    }
+    return href;
+  }
+
+  function passage(c) {
+    // The cited passage as text nodes, the supporting span inside a <mark>.
+    const quote = document.createElement("blockquote");
+    const text = c.text || "";
+    if (c.span_start == null || c.span_end == null || !text) {
+      quote.textContent = c.quote;
+      return quote;
+    }
+    const length = Array.from(text).length;
+    const from = Math.max(0, c.span_start - 240);
+    const to = Math.min(length, c.span_end + 240);
+    const mark = document.createElement("mark");
+    mark.textContent = cut(text, c.span_start, c.span_end);
+    quote.append(
+      (from > 0 ? "…" : "") + cut(text, from, c.span_start),
+      mark,
+      cut(text, c.span_end, to) + (to < length ? "…" : ""),
+    );
+    return quote;
+  }
+
   function renderCitations(citations) {
     citationsEl.replaceChildren();
     for (const c of citations) {
@@ -47,10 +117,16 @@
       li.value = c.n;
       const head = document.createElement("div");
       head.className = "where";
-      head.textContent = "[" + c.n + "] " + where(c) + (c.heading_path ? " · " + c.heading_path : "");
-      const quote = document.createElement("blockquote");
-      quote.textContent = c.quote;
-      li.append(head, quote);
+      const link = document.createElement("a");
+      link.className = "open-source";
+      link.href = sourceLink(c);
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.title = "Open the passage in its document";
+      link.textContent = "[" + c.n + "] " + where(c);
+      head.appendChild(link);
+      if (c.heading_path) head.append(" · " + c.heading_path);
+      li.append(head, passage(c));
       citationsEl.appendChild(li);
     }
   }
@@ -78,17 +154,28 @@
       statusEl.textContent = "Found " + event.sources.length + " passages; writing the answer…";
     } else if (event.event === "token") {
       state.text += event.text;
-      renderAnswer(state.text);
+      renderAnswer(preview(state.text));
     } else if (event.event === "done") {
-      renderAnswer(event.answer);
+      const sentences = event.sentences || [];
+      if (sentences.length && !event.abstained) renderSentences(event.answer, sentences);
+      else renderAnswer(event.answer);
+      answerEl.dataset.mode = event.mode || "generative";
       if (event.abstained) {
         statusEl.textContent = "The documents do not answer this.";
         renderClosest(event.sources || []);
       } else {
-        statusEl.textContent = event.citations.length
+        let status = event.citations.length
           ? "Answer with " + event.citations.length + " citation(s) · " + event.model
           : "No citation could be matched to the answer · " + event.model;
+        const flagged = sentences.filter((s) => !s.supported).length;
+        if (flagged) status += " · " + flagged + " sentence(s) not supported by the cited source";
+        statusEl.textContent = status;
         renderCitations(event.citations);
+      }
+      if (event.mode === "extractive" && !event.abstained) {
+        modeEl.textContent = "Extractive answer: quoted word for word from the sources"
+          + " (the generated answer could not be verified against them).";
+        modeEl.hidden = false;
       }
       answerEl.dataset.done = "1";
     } else if (event.event === "error") {
@@ -103,6 +190,9 @@
     if (!question || !collection) return;
     answerEl.replaceChildren();
     delete answerEl.dataset.done;
+    delete answerEl.dataset.mode;
+    modeEl.hidden = true;
+    modeEl.textContent = "";
     citationsEl.replaceChildren();
     statusEl.textContent = "Searching…";
     button.disabled = true;
