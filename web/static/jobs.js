@@ -7,7 +7,10 @@
   if (!panel) return;
   const collection = panel.dataset.collection;
   const ACTIVE = new Set(["queued", "running"]);
-  let sawActive = false;
+  // A job that was still running when the server rendered this page may finish before the
+  // first poll: remember it, so the page still reloads to list the new documents.
+  let sawActive = panel.querySelector(
+    'section.job[data-status="queued"], section.job[data-status="running"]') !== null;
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
