@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from config import ConfigError, configure_offline, load_settings
+from config.cli import cli_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,11 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", default=None, help="settings profile (ENCLAVE_PROFILE)")
     args = parser.parse_args(argv)
-    configure_offline()
-    try:
-        settings = load_settings(profile=args.profile)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = cli_settings(args.profile)
+    if settings is None:
         return 2
 
     from generation.answerer import answer_from_event

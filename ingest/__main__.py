@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from config import ConfigError, configure_offline, load_settings
+from config.cli import cli_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,11 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (1 if any file failed)."""
     args = build_parser().parse_args(argv)
-    configure_offline()
-    try:
-        settings = load_settings(profile=args.profile)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = cli_settings(args.profile)
+    if settings is None:
         return 2
     if not (args.check or args.resume) and (not args.paths or not args.collection):
         print("error: give PATH... and --collection NAME (or --check / --resume)",

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from config import ConfigError, configure_offline, load_settings
+from config.cli import cli_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,12 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-warm-up", action="store_true", help="load models on first use")
     parser.add_argument("--profile", default=None, help="settings profile (ENCLAVE_PROFILE)")
     args = parser.parse_args(argv)
-    configure_offline()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings(profile=args.profile)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = cli_settings(args.profile)
+    if settings is None:
         return 2
 
     from waitress import serve as waitress_serve
