@@ -32,14 +32,17 @@ sample: venv  ## write the sample handbook corpus to var/sample_corpus
 ingest-sample: sample  ## ingest the sample corpus into the 'handbook' collection (idempotent)
 	$(PY) -m ingest $(SAMPLE_DIR) --collection $(COLLECTION)
 
-run: ingest-sample  ## set up, ingest the sample corpus, serve on http://127.0.0.1:8000
+run: ingest-sample  ## set up, ingest the sample corpus, create the admin once, serve on http://127.0.0.1:8000
+	@# First run: an admin with ENCLAVE_ADMIN_PASSWORD, else a generated password printed once.
+	$(PY) -m web create-admin --if-missing --generate
 	$(PY) -m web serve
 
 serve: venv  ## serve the web app only
 	$(PY) -m web serve
 
-system-deps:  ## Debian packages the tests need (chromium for the browser tests)
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+system-deps:  ## Debian packages the tests need (chromium for the browser tests, slapd for LDAP login)
+	@command -v chromium >/dev/null && test -x /usr/sbin/slapd || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium slapd ldap-utils >/dev/null; }
 
 test: venv system-deps  ## set up and run the whole test suite
 	$(VENV)/bin/ruff check .

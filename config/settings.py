@@ -247,6 +247,66 @@ class WebSettings(_Section):
     default_collection: str = Field("handbook", description="Collection the ask page opens on.")
 
 
+class LdapSettings(_Section):
+    """Login against an LDAP directory (users and their groups); off by default."""
+
+    enabled: bool = Field(False, description="Try LDAP for users without a local password.")
+    url: str = Field("ldap://127.0.0.1:389", description="Directory server URL (ldap:// or ldaps://).")
+    start_tls: bool = Field(False, description="Upgrade ldap:// connections with StartTLS.")
+    bind_dn: str | None = Field(
+        None, description="Service account used to find users; empty: anonymous search."
+    )
+    bind_password: str | None = Field(None, description="Password of the service account.")
+    user_base: str = Field("ou=people,dc=example,dc=org", description="Where users are searched.")
+    user_filter: str = Field(
+        "(&(objectClass=inetOrgPerson)(uid={username}))",
+        description="LDAP filter for one user; {username} is escaped before substitution.",
+    )
+    display_name_attribute: str = Field("cn", description="Attribute shown as the user's name.")
+    group_base: str = Field("ou=groups,dc=example,dc=org", description="Where groups are searched.")
+    group_filter: str = Field(
+        "(&(objectClass=groupOfNames)(member={user_dn}))",
+        description="LDAP filter for the user's groups; {user_dn} and {username} are escaped.",
+    )
+    group_name_attribute: str = Field("cn", description="Attribute holding a group's name.")
+    group_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="LDAP group name -> Enclave group name. Empty: LDAP groups keep their names.",
+    )
+    admin_groups: list[str] = Field(
+        default_factory=list, description="LDAP groups whose members get the admin role."
+    )
+    curator_groups: list[str] = Field(
+        default_factory=list, description="LDAP groups whose members get the curator role."
+    )
+    timeout_s: float = Field(5, gt=0, description="Connect and operation timeout, in seconds.")
+
+
+class AuthSettings(_Section):
+    """Accounts, sessions, API tokens and login protection."""
+
+    session_hours: float = Field(12, gt=0, description="A login session lasts this long.")
+    cookie_secure: bool = Field(
+        True,
+        description="Send the session cookie over HTTPS only (browsers treat 127.0.0.1 and "
+        "localhost as secure). Turn off only behind plain HTTP you trust.",
+    )
+    min_password_length: int = Field(12, ge=8, description="Shortest password accepted.")
+    login_rate_limit_user: str = Field(
+        "5 per minute;20 per hour",
+        description="Failed logins allowed per user name before further attempts are refused.",
+    )
+    login_rate_limit_ip: str = Field(
+        "30 per minute;200 per hour",
+        description="Failed logins allowed per client address (higher: offices share addresses).",
+    )
+    rate_limit_storage: str = Field(
+        "memory://", description="Where login attempts are counted: memory:// or redis://host:port."
+    )
+    token_days: int = Field(90, ge=1, description="Days a new API token stays valid.")
+    ldap: LdapSettings = Field(default_factory=LdapSettings)
+
+
 class Settings(BaseSettings):
     """All of Enclave's settings. Build with :func:`load_settings`."""
 
@@ -270,6 +330,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(

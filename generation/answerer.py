@@ -31,6 +31,7 @@ from generation.prompt import (
 from generation.safety import sanitize_answer
 from generation.support import SupportChecker, remove_sentences, supported_share
 from generation.types import Answer, Citation, Generator, Sentence
+from retrieval.acl import Principal
 from retrieval.retriever import Retriever
 from retrieval.types import Embedder, Hit
 
@@ -58,13 +59,25 @@ class Answerer:
         """The answering model's name."""
         return self._generator.model_name
 
-    def stream(self, question: str, collection: str, k: int | None = None) -> Iterator[Event]:
-        """Yield ``sources``, then ``token`` events, then one ``done`` event with the answer."""
+    @property
+    def model_path(self) -> str | None:
+        """The answering model's file, when it runs in-process (None for a remote server)."""
+        path = getattr(self._generator, "model_path", None)
+        return str(path) if path else None
+
+    def stream(self, question: str, collection: str, k: int | None = None, *,
+               principal: Principal | None = None) -> Iterator[Event]:
+        """Yield ``sources``, then ``token`` events, then one ``done`` event with the answer.
+
+        With a ``principal`` only passages of documents it may read are retrieved (the web
+        app always passes one; trusted local callers such as the CLI may not).
+        """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         gen = self._settings.generation
-        hits = self._retriever.search(question, collection, k or self._settings.retrieval.top_k)
+        hits = self._retriever.search(question, collection, k or self._settings.retrieval.top_k,
+                                      principal=principal)
         relevant = [h for h in hits if h.score >= self._settings.retrieval.min_score]
         relevant = relevant[: gen.max_sources]
         yield {"event": "sources", "sources": [h.to_dict() for h in relevant or hits]}
@@ -135,10 +148,11 @@ class Answerer:
         return Answer(question, text, citations, hits, abstained=False, model=self.model_name,
                       sentences=sentences)
 
-    def ask(self, question: str, collection: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, collection: str, k: int | None = None, *,
+            principal: Principal | None = None) -> Answer:
         """Answer without streaming."""
         done: Event = {}
-        for event in self.stream(question, collection, k):
+        for event in self.stream(question, collection, k, principal=principal):
             if event["event"] == "done":
                 done = event
         return answer_from_event(done)

@@ -46,6 +46,10 @@ class IngestJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Who queued it, and the groups its documents are restricted to (comma-separated; the
+    # restriction is committed with each document, so it is never visible unrestricted).
+    created_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    restrict_to: Mapped[str] = mapped_column(Text, default="")
 
     files: Mapped[list[IngestJobFile]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="IngestJobFile.ordinal"
@@ -97,6 +101,8 @@ def job_json(job: IngestJob) -> dict[str, Any]:
     return {
         "id": job.id, "collection": job.collection, "status": job.status,
         "source": job.source, "cancel_requested": job.cancel_requested,
+        "created_by": job.created_by,
+        "restrict_to": [g for g in job.restrict_to.split(",") if g],
         "created_at": job.created_at.isoformat() + "Z",
         "started_at": job.started_at.isoformat() + "Z" if job.started_at else None,
         "finished_at": job.finished_at.isoformat() + "Z" if job.finished_at else None,
@@ -119,11 +125,18 @@ class JobManager:
         Base.metadata.create_all(sessions.kw["bind"])
 
     # -- create and control ------------------------------------------------------------
-    def create(self, collection: str, files: Sequence[NewFile], source: str = "upload") -> int:
-        """Record a queued job; returns its id (the worker picks it up)."""
+    def create(self, collection: str, files: Sequence[NewFile], source: str = "upload", *,
+               restrict_to: Sequence[str] = (), created_by: str | None = None) -> int:
+        """Record a queued job; returns its id (the worker picks it up).
+
+        ``restrict_to``: group names every document of the job is restricted to.
+        """
         validate_collection_name(collection)
+        if any("," in g or not g.strip() for g in restrict_to):
+            raise ValueError("group names must be non-empty and contain no commas")
         with self._sessions() as session:
-            job = IngestJob(collection=collection, source=source)
+            job = IngestJob(collection=collection, source=source, created_by=created_by,
+                            restrict_to=",".join(sorted(set(restrict_to))))
             job.files = [
                 IngestJobFile(ordinal=i, name=f.name, path=str(f.path), storage_name=f.storage_name)
                 for i, f in enumerate(files)
@@ -174,8 +187,11 @@ class JobManager:
             again = [NewFile(Path(f.path), f.name, f.storage_name)
                      for f in job.files if f.status in ("failed", "cancelled")
                      and Path(f.path).exists()]
-            collection = job.collection
-        return self.create(collection, again, source="retry") if again else None
+            collection, restrict, by = job.collection, job.restrict_to, job.created_by
+        if not again:
+            return None
+        return self.create(collection, again, source="retry",
+                           restrict_to=[g for g in restrict.split(",") if g], created_by=by)
 
     def check_orphans(self, repair: bool = False) -> list[str]:
         """Find files nobody refers to; repair deletes them.
@@ -285,7 +301,8 @@ class JobManager:
                 job.started_at = job.started_at or _now()
             session.commit()
             collection = job.collection
-            todo = [(f.id, BatchItem(Path(f.path), f.name, f.storage_name))
+            restrict = tuple(g for g in job.restrict_to.split(",") if g)
+            todo = [(f.id, BatchItem(Path(f.path), f.name, f.storage_name, restrict))
                     for f in job.files if f.status == "queued"]
         file_ids = [fid for fid, _ in todo]
 

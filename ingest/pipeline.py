@@ -29,6 +29,7 @@ from config.settings import Settings
 from ingest.chunker import HEADING_SEPARATOR, embed_text_for
 from ingest.types import ChunkDraft, Chunker, IngestError, Parser
 from ingest.unstructured_parser import file_type_for
+from retrieval.acl import document_restrictions, restrict_document, unrestrict_document
 from retrieval.catalog import (
     Chunk,
     Collection,
@@ -54,6 +55,10 @@ class BatchItem:
     path: Path
     name: str
     storage_name: str | None = None
+    # Groups the document is restricted to, committed in the same transaction as the
+    # document (empty: a new document is readable by the whole collection; a replaced one
+    # keeps its restriction).
+    restrict_to: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -312,6 +317,13 @@ class Ingestor:
             if existing is not None and existing.status == "ready" and (
                 existing.content_hash == content_hash
             ):
+                if item.restrict_to and (
+                    document_restrictions(session, existing.id) != set(item.restrict_to)
+                ):
+                    with self._writer():
+                        unrestrict_document(session, existing.id)
+                        restrict_document(session, existing.id, item.restrict_to)
+                        session.commit()
                 return FileResult(name, "unchanged", existing.id, existing.version,
                                   self._count_chunks(session, existing.id))
         stage("parsing")
@@ -353,6 +365,9 @@ class Ingestor:
             )
             doc.storage_name = item.storage_name
             session.flush()
+            if item.restrict_to:
+                unrestrict_document(session, doc.id)
+                restrict_document(session, doc.id, item.restrict_to)
             rows = [
                 Chunk(
                     document_id=doc.id, ordinal=i, text=d.text, kind=d.kind, page=d.page,

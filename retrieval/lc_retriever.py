@@ -9,6 +9,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from retrieval.acl import Principal
 from retrieval.retriever import Retriever
 from retrieval.types import Hit
 
@@ -21,15 +22,21 @@ def hit_to_document(hit: Hit) -> LCDocument:
 
 
 class EnclaveRetriever(BaseRetriever):
-    """``retriever.invoke("question")`` -> LangChain documents from one Enclave collection."""
+    """``retriever.invoke("question")`` -> LangChain documents from one Enclave collection.
+
+    Give ``principal`` (the user the chain answers for) and only passages of documents that
+    user may read come back; without one the chain reads everything, as a trusted local tool.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     retriever: Retriever
     collection: str
     k: int = 5
+    principal: Principal | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[LCDocument]:
-        return [hit_to_document(h) for h in self.retriever.search(query, self.collection, self.k)]
+        hits = self.retriever.search(query, self.collection, self.k, principal=self.principal)
+        return [hit_to_document(h) for h in hits]

@@ -95,18 +95,94 @@ def handbook_copy(handbook_dir: Path, tmp_path: Path) -> Path:
     return target
 
 
+ADMIN_PASSWORD = "correct-horse-battery-1"
+USER_PASSWORD = "staple-river-lantern-2"
+
+
+def make_user(app, username: str, role: str = "reader", groups: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
+              password: str = USER_PASSWORD) -> None:
+    """Create a local user directly in the app's catalog."""
+    from web.auth.accounts import create_user, set_groups
+
+    with app.extensions["enclave"].stack.sessions() as db:
+        user = create_user(db, username, password, role)
+        if groups:
+            set_groups(db, user, groups)
+        db.commit()
+
+
+def make_token(app, username: str) -> str:  # type: ignore[no-untyped-def]
+    """A new API token for ``username``."""
+    from web.auth.accounts import create_token, get_user
+
+    with app.extensions["enclave"].stack.sessions() as db:
+        user = get_user(db, username)
+        assert user is not None
+        token = create_token(db, user, "test")
+        db.commit()
+        return token.secret
+
+
+def csrf_token_of(html: str) -> str:
+    """The CSRF token a page carries in its ``<meta name="csrf-token">``."""
+    import re
+
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def _client_class():  # type: ignore[no-untyped-def]
+    from flask.testing import FlaskClient
+    from werkzeug.datastructures import Headers
+
+    class EnclaveTestClient(FlaskClient):
+        """Sends the page's CSRF token with state-changing requests, as the pages' JS does
+        (``auto_csrf = False`` to test the check itself)."""
+
+        auto_csrf = True
+
+        def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            method = str(kwargs.get("method") or "GET").upper()
+            headers = Headers(kwargs.pop("headers", None) or {})
+            if (self.auto_csrf and method in ("POST", "PUT", "PATCH", "DELETE")
+                    and "Authorization" not in headers and "X-CSRFToken" not in headers
+                    and "HTTP_AUTHORIZATION" not in self.environ_base):
+                page = super().open("/login", method="GET")
+                headers["X-CSRFToken"] = csrf_token_of(page.get_data(as_text=True))
+            kwargs["headers"] = headers
+            return super().open(*args, **kwargs)
+
+    return EnclaveTestClient
+
+
+def login(client, username: str, password: str):  # type: ignore[no-untyped-def]
+    """Log ``client`` in through the login form; returns the response."""
+    return client.post("/login", data={"username": username, "password": password})
+
+
 @pytest.fixture
 def app(handbook_copy: Path):  # type: ignore[no-untyped-def]
-    """The Flask app over a writable copy of the ingested handbook."""
+    """The Flask app over a writable copy of the ingested handbook, with an admin ``admin``."""
     from web import create_app
 
     application = create_app(make_settings(handbook_copy))
     application.config["TESTING"] = True
+    application.test_client_class = _client_class()
+    make_user(application, "admin", "admin", password=ADMIN_PASSWORD)
     yield application
     application.extensions["enclave"].close()
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
-    """Flask test client."""
+def anonymous_client(app):  # type: ignore[no-untyped-def]
+    """A test client that is not logged in."""
     return app.test_client()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """A test client logged in as the admin (browser session, CSRF sent automatically)."""
+    c = app.test_client()
+    assert login(c, "admin", ADMIN_PASSWORD).status_code == 302
+    return c

@@ -8,6 +8,8 @@ from flask import Flask
 
 from config import configure_offline, load_settings
 from config.settings import Settings
+from retrieval.catalog import Base
+from web.auth import models as _auth_models  # noqa: F401 - registers the account tables
 from web.services import EnclaveServices, build_services
 
 
@@ -32,22 +34,29 @@ def create_app(
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=int(settings.web.max_upload_mb * 2**20),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
     )
     services = services or build_services(settings)
     app.extensions["enclave"] = services
+    # Accounts, sessions, tokens, audit and evidence tables live in the catalog database.
+    Base.metadata.create_all(services.stack.sessions.kw["bind"])
     # Start-up recovery: re-align the index with the catalog after a crash, drop orphan
     # files, put interrupted jobs back in the queue; then start the ingest worker.
     services.ingestor.check(repair=True)
     services.jobs.check_orphans(repair=True)
     services.jobs.start()
 
-    from web import api, errors, health, jobs, library, pages, security, sources
+    from web import admin, api, errors, health, jobs, library, pages, security, sources
+    from web.auth import guards, session, views
 
     security.init_app(app)
     errors.init_app(app)
+    # Order matters: refuse anonymous requests before anything else (a 401, not a CSRF 400).
+    app.before_request(guards.require_login)
+    session.init_app(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.api)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(library.bp)

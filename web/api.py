@@ -9,12 +9,27 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
 
 from ingest.pipeline import validate_collection_name
-from retrieval.catalog import Chunk, Document, get_collection, list_collections, list_documents
+from retrieval.acl import allowed_document_ids, document_restrictions, get_group, readable_collection_ids
+from retrieval.catalog import Chunk, Collection, Document, get_collection
 from retrieval.retriever import SearchFilter, UnknownCollectionError
+from web.auth import audit
+from web.auth.guards import (
+    account,
+    admin_required,
+    can_manage,
+    managed_collection,
+    managed_document,
+    readable_collection,
+    readable_document,
+    visible_documents,
+)
+from web.auth.models import AnswerRecord, Conversation
+from web.auth.session import client_ip
 from web.services import EnclaveServices
-from web.uploads import queue_uploads
+from web.uploads import display_name, queue_uploads
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -50,6 +65,7 @@ def document_json(doc: Document, chunks: int) -> dict[str, Any]:
         "id": doc.id, "name": doc.name, "file_type": doc.file_type, "version": doc.version,
         "status": doc.status, "error": doc.error, "chunks": chunks, "size_bytes": doc.size_bytes,
         "pages": doc.num_pages, "content_hash": doc.content_hash,
+        "has_original": bool(doc.storage_name),
         "updated_at": doc.updated_at.isoformat() + "Z",
     }
 
@@ -67,42 +83,91 @@ def chunk_counts(session: Any, collection_id: int) -> dict[int, int]:
 
 @bp.get("/collections")
 def collections():  # type: ignore[no-untyped-def]
-    """All collections with document counts."""
+    """The collections you can read, with the documents you can see in each."""
+    user = account()
     with _services().stack.sessions() as session:
+        ids = readable_collection_ids(session, user.principal)
         out = []
-        for coll in list_collections(session):
-            docs = list_documents(session, coll.id)
+        for coll in session.scalars(select(Collection).where(Collection.id.in_(ids))
+                                    .order_by(Collection.name)):
+            docs = visible_documents(session, coll)
+            counts = chunk_counts(session, coll.id)
             out.append({
                 "name": coll.name,
                 "documents": sum(d.status == "ready" for d in docs),
                 "failed": sum(d.status == "failed" for d in docs),
-                "chunks": sum(chunk_counts(session, coll.id).values()),
+                "chunks": sum(counts.get(d.id, 0) for d in docs),
+                "can_manage": can_manage(session, coll.id, user),
             })
     return jsonify(collections=out)
 
 
 @bp.post("/collections")
+@admin_required
 def create_collection():  # type: ignore[no-untyped-def]
-    """Create a collection: ``{"name": ...}``."""
+    """Create a collection: ``{"name": ...}`` (admins; grant it to groups afterwards)."""
     name = str(_body().get("name", ""))
     try:
         validate_collection_name(name)
     except ValueError as exc:
         abort(400, str(exc))
     _services().ingestor.create_collection(name)
+    audit_event("collection.create", name)
     return jsonify(name=name), 201
+
+
+def audit_event(action: str, target: str, outcome: str = "ok", **detail: Any) -> None:
+    """Append an audit event for the current user in its own transaction."""
+    with _services().stack.sessions() as session:
+        audit.record(session, account().username, action, target, detail=detail,
+                     outcome=outcome, ip=client_ip())
+        session.commit()
 
 
 @bp.get("/collections/<name>/documents")
 def documents(name: str):  # type: ignore[no-untyped-def]
-    """Documents of a collection (failed ones carry their error)."""
+    """Documents of a collection you can see (failed ones, for its managers, carry their error)."""
     with _services().stack.sessions() as session:
-        coll = get_collection(session, name)
-        if coll is None:
-            abort(404, f"no collection named {name!r}")
+        coll = readable_collection(session, name)
         counts = chunk_counts(session, coll.id)
-        docs = [document_json(d, counts.get(d.id, 0)) for d in list_documents(session, coll.id)]
+        docs = [document_json(d, counts.get(d.id, 0)) for d in visible_documents(session, coll)]
     return jsonify(collection=name, documents=docs)
+
+
+def restriction_groups(raw: Any) -> tuple[str, ...]:
+    """Group names from a ``restrict_to`` value (a list, or a comma-separated string).
+
+    400 when a group does not exist: a typo must not make a document unreadable to everyone.
+    """
+    if raw in (None, "", []):
+        return ()
+    if isinstance(raw, str):
+        names = [n.strip() for n in raw.split(",")]
+    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
+        names = [n.strip() for n in raw]
+    else:
+        abort(400, "restrict_to must be a list of group names")
+    names = sorted({n for n in names if n})
+    with _services().stack.sessions() as session:
+        missing = [n for n in names if get_group(session, n) is None]
+    if missing:
+        abort(400, f"unknown groups in restrict_to: {', '.join(missing)}")
+    return tuple(names)
+
+
+def prepare_upload(name: str) -> None:
+    """Check the caller may upload to ``name``.
+
+    Managers of an existing collection may; admins may also upload to a new one (created).
+    """
+    try:
+        validate_collection_name(name)
+    except ValueError as exc:
+        abort(400, str(exc))
+    with _services().stack.sessions() as session:
+        exists = get_collection(session, name) is not None
+        if exists or not account().is_admin:
+            managed_collection(session, name)
 
 
 @bp.post("/collections/<name>/documents")
@@ -113,18 +178,20 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     waits for the job and returns one result per file (201, or 422 if every file failed).
     Unsupported types are refused up front and listed in ``rejected``.
     """
-    try:
-        validate_collection_name(name)
-    except ValueError as exc:
-        abort(400, str(exc))
+    prepare_upload(name)
     files = request.files.getlist("files") or request.files.getlist("file")
     if not files:
         abort(400, "no files in the request: send multipart/form-data with a 'files' field")
+    restrict = restriction_groups(request.form.get("restrict_to"))
     services = _services()
     job_id, rejected = queue_uploads(
         files, name, services.jobs, services.settings.uploads_dir,
-        services.settings.ingest.allowed_extensions,
+        services.settings.ingest.allowed_extensions, restrict_to=restrict,
+        created_by=account().username,
     )
+    audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
+                files=[display_name(f.filename) for f in files],
+                rejected=[r["name"] for r in rejected])
     if request.args.get("wait") not in ("1", "true", "yes"):
         job = services.jobs.get(job_id) if job_id is not None else None
         return jsonify(collection=name, job=job, rejected=rejected), 202 if job else 422
@@ -139,10 +206,85 @@ def upload(name: str):  # type: ignore[no-untyped-def]
 
 @bp.delete("/collections/<name>/documents/<int:document_id>")
 def delete_document(name: str, document_id: int):  # type: ignore[no-untyped-def]
-    """Delete a document with its chunks and vectors."""
+    """Delete a document with its chunks and vectors (managers of the collection)."""
+    with _services().stack.sessions() as session:
+        doc = managed_document(session, name, document_id)
+        doc_name, version = doc.name, doc.version
     if not _services().ingestor.delete_document(name, document_id):
         abort(404, f"no document {document_id} in collection {name!r}")
+    audit_event("document.delete", f"{name}/{doc_name}", document_id=document_id,
+                version=version)
     return "", 204
+
+
+@bp.get("/documents/<int:document_id>")
+def document(document_id: int):  # type: ignore[no-untyped-def]
+    """One document's fields (and its restriction groups, for the collection's managers)."""
+    with _services().stack.sessions() as session:
+        doc = readable_document(session, document_id)
+        out = document_json(doc, chunk_counts(session, doc.collection_id).get(doc.id, 0))
+        out["collection"] = doc.collection.name
+        if can_manage(session, doc.collection_id, account()):
+            out["restricted_to"] = sorted(document_restrictions(session, doc.id))
+    return jsonify(out)
+
+
+@bp.get("/documents/<int:document_id>/file")
+def document_file(document_id: int):  # type: ignore[no-untyped-def]
+    """The uploaded original, always as a download (never rendered by the browser)."""
+    from flask import send_file
+
+    with _services().stack.sessions() as session:
+        doc = readable_document(session, document_id)
+        name, storage = doc.name, doc.storage_name
+    root = _services().settings.uploads_dir.resolve()
+    path = (root / storage).resolve() if storage else None
+    if path is None or path.parent != root or not path.is_file():
+        abort(404, f"document {document_id} has no stored original (ingested from the command line)")
+    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=name, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.put("/documents/<int:document_id>/restrictions")
+def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
+    """Narrow a document to groups: ``{"groups": [...]}``; an empty list lifts the restriction.
+
+    Managers of the document's collection only; takes effect on the next search.
+    """
+    from retrieval.acl import restrict_document, unrestrict_document
+
+    groups = restriction_groups(_body().get("groups"))
+    with _services().stack.sessions() as session:
+        doc = readable_document(session, document_id)
+        coll_name = doc.collection.name
+        managed_collection(session, coll_name)
+        before = sorted(document_restrictions(session, doc.id))
+        unrestrict_document(session, doc.id)
+        if groups:
+            restrict_document(session, doc.id, groups)
+        audit.record(session, account().username, "document.restrict",
+                     f"{coll_name}/{doc.name}", ip=client_ip(),
+                     detail={"document_id": doc.id, "before": before, "after": list(groups)})
+        session.commit()
+    return jsonify(document_id=document_id, restricted_to=list(groups))
+
+
+@bp.get("/chunks/<int:chunk_id>")
+def chunk(chunk_id: int):  # type: ignore[no-untyped-def]
+    """One passage with its document, if you may read the document (404 otherwise)."""
+    with _services().stack.sessions() as session:
+        row = session.get(Chunk, chunk_id)
+        if row is None:
+            abort(404, f"no passage {chunk_id}")
+        try:
+            doc = readable_document(session, row.document_id)
+        except HTTPException:  # the same answer as an unknown id: nothing to probe
+            abort(404, f"no passage {chunk_id}")
+        return jsonify(id=row.id, document_id=doc.id, document=doc.name,
+                       collection=doc.collection.name, version=doc.version, page=row.page,
+                       heading_path=row.heading_path, text=row.text)
 
 
 def _filters(raw: Any) -> SearchFilter | None:
@@ -196,10 +338,13 @@ def search():  # type: ignore[no-untyped-def]
     if not query or not collection:
         abort(400, "give 'query' and 'collection'")
     filters = _filters(body.get("filters"))
+    with _services().stack.sessions() as session:
+        readable_collection(session, collection)
     try:
-        hits = _services().stack.retriever.search(query, collection, _k(body.get("k")), filters)
-    except UnknownCollectionError as exc:
-        abort(404, str(exc))
+        hits = _services().stack.retriever.search(query, collection, _k(body.get("k")), filters,
+                                                  principal=account().principal)
+    except UnknownCollectionError:
+        abort(404, f"no collection named {collection!r}")
     return jsonify(query=query, collection=collection, hits=[h.to_dict() for h in hits])
 
 
@@ -213,12 +358,34 @@ def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield f"event: error\ndata: {json.dumps(payload)}\n\n"
 
 
+def _conversation(session: Any, raw: Any, collection: str, question: str) -> Conversation:
+    """The caller's conversation ``raw`` (404 for anyone else's), or a new one."""
+    user = account()
+    if raw not in (None, ""):
+        try:
+            conv_id = int(raw)
+        except (TypeError, ValueError):
+            abort(400, "conversation_id must be an integer")
+        conv = session.get(Conversation, conv_id)
+        if conv is None or conv.user_id != user.id:
+            abort(404, f"no conversation {conv_id}")
+        if conv.collection != collection:
+            abort(400, f"conversation {conv_id} is about the collection {conv.collection!r}")
+        return conv
+    conv = Conversation(user_id=user.id, collection=collection, title=question[:200])
+    session.add(conv)
+    session.flush()
+    return conv
+
+
 @bp.post("/ask")
 def ask():  # type: ignore[no-untyped-def]
-    """Answer a question: ``{"question", "collection", "k", "stream"}``.
+    """Answer a question: ``{"question", "collection", "k", "stream", "conversation_id"}``.
 
     With ``"stream": true`` (or ``Accept: text/event-stream``) the reply is server-sent
-    events: ``sources``, ``token``..., ``done`` (the full answer with citations).
+    events: ``sources``, ``token``..., ``done`` (the full answer with citations). Only the
+    passages of documents you may read are retrieved. Every answer is kept as an evidence
+    record (``evidence_id`` and ``conversation_id`` in the ``done`` event).
     """
     body = _body()
     question = str(body.get("question", "")).strip()
@@ -228,19 +395,40 @@ def ask():  # type: ignore[no-untyped-def]
     if len(question) > 2000:
         abort(400, "the question is longer than 2000 characters")
     k = _k(body.get("k"))
-    answerer = _services().answerer
+    services = _services()
+    user = account()
+    with services.stack.sessions() as session:
+        readable_collection(session, collection)
+        conv_id = _conversation(session, body.get("conversation_id"), collection, question).id
+        session.commit()
+    answerer = services.answerer
     stream = body.get("stream") in (True, "true", "1", 1) or (
         request.accept_mimetypes.best == "text/event-stream"
     )
     try:
-        events = answerer.stream(question, collection, k)
+        events = answerer.stream(question, collection, k, principal=user.principal)
         first = next(events)  # retrieval errors surface here, before the stream starts
-    except UnknownCollectionError as exc:
-        abort(404, str(exc))
+    except UnknownCollectionError:
+        abort(404, f"no collection named {collection!r}")
 
     def all_events() -> Iterator[dict[str, Any]]:
+        sources: list[dict[str, Any]] = first.get("sources", [])
         yield first
-        yield from events
+        for event in events:
+            if event["event"] == "done":
+                event = {**event, **_record(event, sources)}
+            yield event
+
+    def _record(done: dict[str, Any], sources: list[dict[str, Any]]) -> dict[str, Any]:
+        with services.stack.sessions() as session:
+            conv = session.get(Conversation, conv_id)
+            rec = audit.record_answer(
+                session, user_id=user.id, username=user.username, conversation=conv,
+                question=question, answer=done, hits=sources, model_name=answerer.model_name,
+                model_sha256=audit.file_sha256(answerer.model_path),
+            )
+            session.commit()
+            return {"evidence_id": rec.id, "conversation_id": conv_id}
 
     if stream:
         return Response(
@@ -251,3 +439,47 @@ def ask():  # type: ignore[no-untyped-def]
     done = [e for e in all_events() if e["event"] == "done"][-1]
     done.pop("event")
     return jsonify(done)
+
+
+HIDDEN_ANSWER = "(hidden: this answer cites a document you can no longer read)"
+
+
+def _turn_json(rec: AnswerRecord) -> dict[str, Any]:
+    return {"id": rec.id, "at": rec.at.isoformat() + "Z", "question": rec.question,
+            "answer": rec.answer, "abstained": rec.abstained, "mode": rec.mode,
+            "model": rec.model_name, "cited": json.loads(rec.cited)}
+
+
+@bp.get("/conversations")
+def conversations():  # type: ignore[no-untyped-def]
+    """Your conversations, newest first."""
+    user = account()
+    with _services().stack.sessions() as session:
+        rows = session.scalars(select(Conversation).where(Conversation.user_id == user.id)
+                               .order_by(Conversation.id.desc()).limit(200))
+        out = [{"id": c.id, "collection": c.collection, "title": c.title,
+                "created_at": c.created_at.isoformat() + "Z"} for c in rows]
+    return jsonify(conversations=out)
+
+
+@bp.get("/conversations/<int:conversation_id>")
+def conversation(conversation_id: int):  # type: ignore[no-untyped-def]
+    """One of your conversations with its questions and answers (404 for anyone else's)."""
+    user = account()
+    with _services().stack.sessions() as session:
+        conv = session.get(Conversation, conversation_id)
+        if conv is None or conv.user_id != user.id:
+            abort(404, f"no conversation {conversation_id}")
+        turns = session.scalars(select(AnswerRecord)
+                                .where(AnswerRecord.conversation_id == conv.id)
+                                .order_by(AnswerRecord.id))
+        coll = get_collection(session, conv.collection)
+        allowed = allowed_document_ids(session, coll.id, user.principal) if coll else set()
+        out = []
+        for turn in turns:
+            item = _turn_json(turn)
+            if any(c.get("document_id") not in allowed for c in item["cited"]):
+                # Access was revoked since: the history must not keep showing it.
+                item.update(answer=HIDDEN_ANSWER, cited=[])
+            out.append(item)
+        return jsonify(id=conv.id, collection=conv.collection, title=conv.title, turns=out)

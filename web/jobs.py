@@ -1,45 +1,80 @@
-"""Ingest jobs: ``/api/v1/jobs`` (progress, cancel, retry of failed files)."""
+"""Ingest jobs: ``/api/v1/jobs`` (progress, cancel, retry of failed files).
+
+Jobs belong to their collection: only its managers (and admins) see and control them;
+everyone else gets 404, as for an unknown job.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, jsonify, request
+
+from retrieval.catalog import get_collection
+from web.auth import audit
+from web.auth.guards import account, can_manage
+from web.auth.session import client_ip
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
 
-def _jobs():  # type: ignore[no-untyped-def]
-    return current_app.extensions["enclave"].jobs
+def _services() -> Any:
+    return current_app.extensions["enclave"]
+
+
+def _manages(collection: str) -> bool:
+    with _services().stack.sessions() as session:
+        coll = get_collection(session, collection)
+        return coll is not None and can_manage(session, coll.id, account())
+
+
+def _job(job_id: int) -> dict[str, Any]:
+    """The job if the caller manages its collection; 404 otherwise."""
+    job = _services().jobs.get(job_id)
+    if job is None or not (account().is_admin or _manages(job["collection"])):
+        abort(404, f"no job {job_id}")
+    return job
+
+
+def _audit(action: str, job_id: int, **detail: Any) -> None:
+    with _services().stack.sessions() as session:
+        audit.record(session, account().username, action, f"job {job_id}", detail=detail,
+                     ip=client_ip())
+        session.commit()
 
 
 @bp.get("")
 def list_jobs():  # type: ignore[no-untyped-def]
-    """Recent jobs (``?collection=`` narrows), newest first."""
-    return jsonify(jobs=_jobs().list(request.args.get("collection") or None))
+    """Recent jobs of the collections you manage (``?collection=`` narrows), newest first."""
+    jobs = _services().jobs.list(request.args.get("collection") or None)
+    if not account().is_admin:
+        allowed = {name: _manages(name) for name in {j["collection"] for j in jobs}}
+        jobs = [j for j in jobs if allowed[j["collection"]]]
+    return jsonify(jobs=jobs)
 
 
 @bp.get("/<int:job_id>")
 def get_job(job_id: int):  # type: ignore[no-untyped-def]
     """One job with per-file status, stage, counts and failure reasons."""
-    job = _jobs().get(job_id)
-    if job is None:
-        abort(404, f"no job {job_id}")
-    return jsonify(job)
+    return jsonify(_job(job_id))
 
 
 @bp.post("/<int:job_id>/cancel")
 def cancel(job_id: int):  # type: ignore[no-untyped-def]
     """Stop a queued or running job; files already committed stay ingested."""
-    if not _jobs().cancel(job_id):
+    _job(job_id)
+    if not _services().jobs.cancel(job_id):
         abort(404, f"no job {job_id}")
-    return jsonify(_jobs().get(job_id))
+    _audit("job.cancel", job_id)
+    return jsonify(_services().jobs.get(job_id))
 
 
 @bp.post("/<int:job_id>/retry")
 def retry(job_id: int):  # type: ignore[no-untyped-def]
     """Queue the failed and cancelled files of a job again, as a new job."""
-    if _jobs().get(job_id) is None:
-        abort(404, f"no job {job_id}")
-    new_id = _jobs().retry_failed(job_id)
+    _job(job_id)
+    new_id = _services().jobs.retry_failed(job_id)
     if new_id is None:
         abort(409, "this job has no failed or cancelled files to retry")
-    return jsonify(_jobs().get(new_id)), 202
+    _audit("job.retry", job_id, new_job=new_id)
+    return jsonify(_services().jobs.get(new_id)), 202

@@ -1,81 +1,103 @@
-"""Collections and documents pages, with the upload form."""
+"""Collections and documents pages, with the upload form (for the collection's managers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from ingest.pipeline import validate_collection_name
-from retrieval.catalog import get_collection, list_collections, list_documents
-from web.api import chunk_counts, document_json
-from web.uploads import queue_uploads
+from retrieval.acl import GRANT_LEVELS, Group, collection_grants, readable_collection_ids
+from retrieval.catalog import Collection
+from web.api import audit_event, chunk_counts, document_json, prepare_upload, restriction_groups
+from web.auth.guards import (
+    account,
+    admin_required,
+    can_manage,
+    managed_document,
+    readable_collection,
+    visible_documents,
+)
+from web.uploads import display_name, queue_uploads
 
 bp = Blueprint("library", __name__, url_prefix="/collections")
 
 
-def _services():  # type: ignore[no-untyped-def]
+def _services() -> Any:
     return current_app.extensions["enclave"]
+
+
+def _rows() -> list[tuple[str, int]]:
+    with _services().stack.sessions() as session:
+        ids = readable_collection_ids(session, account().principal)
+        colls = session.scalars(select(Collection).where(Collection.id.in_(ids))
+                                .order_by(Collection.name)).all()
+        return [(c.name, len(visible_documents(session, c))) for c in colls]
 
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    """All collections and a form to create one."""
-    with _services().stack.sessions() as session:
-        rows = [(c.name, len(list_documents(session, c.id))) for c in list_collections(session)]
-    return render_template("collections.html", collections=rows, error=None)
+    """The collections you can read (and, for admins, a form to create one)."""
+    return render_template("collections.html", collections=_rows(), error=None)
 
 
 @bp.post("/")
+@admin_required
 def create():  # type: ignore[no-untyped-def]
-    """Create a collection from the form."""
+    """Create a collection from the form (admins)."""
     name = request.form.get("name", "").strip()
     try:
         validate_collection_name(name)
     except ValueError as exc:
-        with _services().stack.sessions() as session:
-            rows = [(c.name, len(list_documents(session, c.id)))
-                    for c in list_collections(session)]
-        return render_template("collections.html", collections=rows, error=str(exc)), 400
+        return render_template("collections.html", collections=_rows(), error=str(exc)), 400
     _services().ingestor.create_collection(name)
+    audit_event("collection.create", name)
     return redirect(url_for("library.collection", name=name))
 
 
 def _render_collection(name: str, rejected=None, status: int = 200):  # type: ignore[no-untyped-def]
     services = _services()
     with services.stack.sessions() as session:
-        coll = get_collection(session, name)
-        if coll is None:
-            abort(404, f"no collection named {name!r}")
+        coll = readable_collection(session, name)
         counts = chunk_counts(session, coll.id)
-        docs = [document_json(d, counts.get(d.id, 0)) for d in list_documents(session, coll.id)]
+        docs = [document_json(d, counts.get(d.id, 0)) for d in visible_documents(session, coll)]
+        manager = can_manage(session, coll.id, account())
+        grants = collection_grants(session, coll.id) if manager else {}
+        groups = list(session.scalars(select(Group.name).order_by(Group.name))) if manager else []
     accept = ",".join(services.settings.ingest.allowed_extensions)
+    jobs = services.jobs.list(name, limit=10) if manager else []
     return render_template(
         "collection.html", name=name, documents=docs, rejected=rejected, accept=accept,
-        max_mb=services.settings.web.max_upload_mb, jobs=services.jobs.list(name, limit=10),
+        max_mb=services.settings.web.max_upload_mb, jobs=jobs, can_manage=manager,
+        grants=grants, groups=groups, levels=GRANT_LEVELS,
     ), status
 
 
 @bp.get("/<name>")
 def collection(name: str):  # type: ignore[no-untyped-def]
-    """Documents of a collection and the upload form."""
+    """Documents of a collection (and the upload form, for its managers)."""
     return _render_collection(name)
 
 
 @bp.post("/<name>/upload")
 def upload(name: str):  # type: ignore[no-untyped-def]
     """Queue the uploaded files as a job; the page then shows its live progress."""
-    try:
-        validate_collection_name(name)
-    except ValueError as exc:
-        abort(400, str(exc))
+    prepare_upload(name)
     files = [f for f in request.files.getlist("files") if f.filename]
     if not files:
         abort(400, "Choose at least one file to upload.")
+    restrict = restriction_groups(request.form.getlist("restrict_to"))
     services = _services()
     services.ingestor.create_collection(name)
     job_id, rejected = queue_uploads(
         files, name, services.jobs, services.settings.uploads_dir,
-        services.settings.ingest.allowed_extensions,
+        services.settings.ingest.allowed_extensions, restrict_to=restrict,
+        created_by=account().username,
     )
+    audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
+                files=[display_name(f.filename) for f in files],
+                rejected=[r["name"] for r in rejected])
     if rejected:
         return _render_collection(name, rejected=rejected, status=200 if job_id else 422)
     return redirect(url_for("library.collection", name=name, job=job_id))
@@ -84,6 +106,11 @@ def upload(name: str):  # type: ignore[no-untyped-def]
 @bp.post("/<name>/documents/<int:document_id>/delete")
 def delete(name: str, document_id: int):  # type: ignore[no-untyped-def]
     """Delete a document, then show the collection again."""
+    with _services().stack.sessions() as session:
+        doc = managed_document(session, name, document_id)
+        doc_name, version = doc.name, doc.version
     if not _services().ingestor.delete_document(name, document_id):
         abort(404, f"no document {document_id} in collection {name!r}")
+    audit_event("document.delete", f"{name}/{doc_name}", document_id=document_id,
+                version=version)
     return redirect(url_for("library.collection", name=name))

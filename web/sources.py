@@ -7,7 +7,8 @@ the page image is shown when the stored original is a PDF.
 ``GET /sources/<document_id>/page/<page>.png``: that page of the uploaded PDF rendered with
 pypdfium2 (served from 'self', so the CSP's ``img-src 'self'`` allows it). Documents with
 no stored original (ingested from the command line) or that are not PDFs fall back to the
-text view of the page's first passage. Unknown ids and pages answer 404.
+text view of the page's first passage. Unknown ids and pages, and documents the user may not
+read, answer 404.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from retrieval.catalog import Chunk, Document
+from web.auth.guards import readable_document
 
 bp = Blueprint("sources", __name__, url_prefix="/sources")
 
@@ -62,7 +65,10 @@ def passage(chunk_id: int):  # type: ignore[no-untyped-def]
         chunk = session.get(Chunk, chunk_id)
         if chunk is None:
             abort(404, f"no passage {chunk_id}")
-        doc = chunk.document
+        try:
+            doc = readable_document(session, chunk.document_id)
+        except HTTPException:  # unreadable answers exactly like unknown
+            abort(404, f"no passage {chunk_id}")
         rows = session.scalars(
             select(Chunk).where(
                 Chunk.document_id == doc.id,
@@ -120,9 +126,7 @@ def render_pdf_page(path: Path, page: int, width_px: int = PAGE_WIDTH_PX) -> byt
 def page_image(document_id: int, page: int):  # type: ignore[no-untyped-def]
     """A rendered PDF page, or the text view of the page when there is no stored PDF."""
     with _services().stack.sessions() as session:
-        doc = session.get(Document, document_id)
-        if doc is None:
-            abort(404, f"no document {document_id}")
+        doc = readable_document(session, document_id)
         path = stored_pdf(doc)
         if path is None:
             first = session.scalar(

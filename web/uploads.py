@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from werkzeug.datastructures import FileStorage
@@ -25,12 +26,14 @@ def display_name(raw: str | None) -> str:
 
 def queue_uploads(
     files: list[FileStorage], collection: str, jobs: JobManager, uploads_dir: Path,
-    allowed_extensions: list[str],
+    allowed_extensions: list[str], *, restrict_to: Sequence[str] = (),
+    created_by: str | None = None,
 ) -> tuple[int | None, list[dict[str, object]]]:
     """Store the accepted files and queue one job for them.
 
     Returns ``(job_id or None, rejected)``; unsupported types are refused before anything
-    is written, each with a readable reason.
+    is written, each with a readable reason. ``restrict_to`` narrows every document of the
+    job to those groups from its first commit on.
     """
     uploads_dir.mkdir(parents=True, exist_ok=True)
     accepted: list[NewFile] = []
@@ -49,5 +52,6 @@ def queue_uploads(
         storage_name = f"{uuid.uuid4().hex}{suffix}"
         upload.save(uploads_dir / storage_name)
         accepted.append(NewFile(uploads_dir / storage_name, name, storage_name))
-    job_id = jobs.create(collection, accepted) if accepted else None
+    job_id = (jobs.create(collection, accepted, restrict_to=restrict_to, created_by=created_by)
+              if accepted else None)
     return job_id, rejected

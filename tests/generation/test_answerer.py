@@ -11,14 +11,7 @@ from generation.answerer import Answerer
 from generation.prompt import NOT_FOUND_ANSWER
 from retrieval.types import Hit
 from tests.conftest import make_settings
-
-
-class FakeRetriever:
-    def __init__(self, hits: list[Hit]) -> None:
-        self.hits = hits
-
-    def search(self, query: str, collection: str, k: int | None = None) -> list[Hit]:
-        return self.hits[: k or 5]
+from tests.generation.fakes import FakeRetriever
 
 
 class FakeRecordingGenerator:
@@ -65,6 +58,18 @@ def test_model_saying_not_found_is_an_abstention(tmp_path: Path) -> None:
     gen = FakeRecordingGenerator(NOT_FOUND_ANSWER)
     answerer = Answerer(make_settings(tmp_path), FakeRetriever([_hit(0.9)]), gen)  # type: ignore[arg-type]
     assert answerer.ask("q", "c").abstained
+
+
+def test_the_principal_reaches_the_retriever(tmp_path: Path) -> None:
+    from retrieval.acl import Principal
+
+    retriever = FakeRetriever([_hit(0.9)])
+    answerer = Answerer(make_settings(tmp_path), retriever,  # type: ignore[arg-type]
+                        FakeRecordingGenerator("The hotel cap is EUR 180 [1]."))
+    who = Principal("ann", frozenset({"hr"}))
+    answerer.ask("hotel cap?", "c", principal=who)
+    list(answerer.stream("hotel cap?", "c"))
+    assert retriever.principals == [who, None]
 
 
 def test_empty_question_is_refused(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from generation.support import (
 )
 from retrieval.types import Hit
 from tests.conftest import make_settings
+from tests.generation.fakes import FakeRetriever
 
 MEALS = (
     "2. Meals and per diem\n\n"
@@ -57,14 +58,6 @@ def _hit(i: int, text: str, document: str = "travel.pdf", page: int | None = 2,
 
 
 HITS = [_hit(1, MEALS), _hit(2, CARS, page=1), _hit(3, LEAVE, "leave.docx", None)]
-
-
-class FakeRetriever:
-    def __init__(self, hits: list[Hit]) -> None:
-        self.hits = hits
-
-    def search(self, query: str, collection: str, k: int | None = None) -> list[Hit]:
-        return self.hits[: k or 5]
 
 
 class FakeGenerator:

@@ -57,10 +57,32 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 
 
 # -- live server --------------------------------------------------------------------------
+def browser_login(page: Any, base_url: str, app: Flask, username: str = "admin",
+                  password: str | None = None) -> None:
+    """Log the browser in through the login form (creating the admin if needed)."""
+    from tests.conftest import ADMIN_PASSWORD, make_user
+    from web.auth.accounts import get_user
+
+    if password is None:
+        password = ADMIN_PASSWORD
+        with app.extensions["enclave"].stack.sessions() as db:
+            exists = get_user(db, username) is not None
+        if not exists:
+            make_user(app, username, "admin", password=password)
+    page.goto(base_url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+
 @pytest.fixture
-def live_server() -> Iterator[Callable[[Flask], str]]:
+def live_server(request: pytest.FixtureRequest) -> Iterator[Callable[[Flask], str]]:
     """Factory: serve a Flask app on 127.0.0.1 (free port) from a thread; returns its base URL.
 
+    When the test also uses the ``page`` fixture, the browser is logged in as the admin
+    through the real login form first (the admin is created if the app has none).
     Every server started is shut down when the test ends.
     """
     from werkzeug.serving import make_server
@@ -72,7 +94,10 @@ def live_server() -> Iterator[Callable[[Flask], str]]:
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()
         started.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
+        base_url = f"http://127.0.0.1:{server.server_port}"
+        if "page" in request.fixturenames:
+            browser_login(request.getfixturevalue("page"), base_url, app)
+        return base_url
 
     yield start
     for server, thread in started:

@@ -131,3 +131,13 @@ def test_model_output_is_rendered_as_text(xss_app, live_server, page) -> None:  
         assert parts.hostname == "127.0.0.1", f"request left the host: {url}"
         assert parts.port == own.port, f"request to another service: {url}"
     assert not any("leak.png" in u for u in requests)
+
+    # The history view renders the stored answer as text too.
+    page.goto(base_url + "/")
+    page.locator("#history button").first.click()
+    page.locator("#answer[data-history='1']").wait_for()
+    history_text = page.inner_text("#answer")
+    assert "<img" in history_text and "<script>" in history_text
+    assert page.locator("#answer img, #answer script, img, svg").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert not any("leak.png" in u for u in requests)

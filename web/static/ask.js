@@ -4,6 +4,7 @@
 
 (function () {
   const form = document.getElementById("ask-form");
+  const csrfToken = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   if (!form) return;
   const answerEl = document.getElementById("answer");
   const statusEl = document.getElementById("status");
@@ -183,6 +184,44 @@
     }
   }
 
+  // History: your earlier questions (from /api/v1/conversations), shown as text only.
+  const historyEl = document.getElementById("history");
+  async function loadHistory() {
+    if (!historyEl) return;
+    try {
+      const resp = await fetch("/api/v1/conversations", { headers: { "Accept": "application/json" } });
+      if (!resp.ok) return;
+      const items = (await resp.json()).conversations.slice(0, 10);
+      historyEl.replaceChildren();
+      for (const c of items) {
+        const li = document.createElement("li");
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.className = "linkish";
+        btn.textContent = c.title;
+        btn.addEventListener("click", () => showConversation(c.id));
+        li.appendChild(btn);
+        historyEl.appendChild(li);
+      }
+    } catch (_) { /* history is optional */ }
+  }
+
+  async function showConversation(id) {
+    const resp = await fetch("/api/v1/conversations/" + encodeURIComponent(id),
+                             { headers: { "Accept": "application/json" } });
+    if (!resp.ok) return;
+    const conv = await resp.json();
+    const last = conv.turns[conv.turns.length - 1];
+    if (!last) return;
+    citationsEl.replaceChildren();
+    modeEl.hidden = true;
+    statusEl.textContent = "Earlier question: " + last.question;
+    renderAnswer(last.answer);
+    answerEl.dataset.history = "1";
+  }
+
+  loadHistory();
+
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const question = document.getElementById("question").value.trim();
@@ -200,7 +239,8 @@
     try {
       const resp = await fetch("/api/v1/ask", {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+        headers: { "Content-Type": "application/json", "Accept": "text/event-stream",
+                   "X-CSRFToken": csrfToken() },
         body: JSON.stringify({ question, collection, stream: true }),
       });
       if (!resp.ok) {
@@ -228,6 +268,7 @@
       statusEl.textContent = "Connection failed: " + err;
     } finally {
       button.disabled = false;
+      loadHistory();
     }
   });
 })();

@@ -20,7 +20,9 @@
   }
 
   async function post(url) {
-    const resp = await fetch(url, { method: "POST", headers: { "Accept": "application/json" } });
+    const token = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+    const resp = await fetch(url, { method: "POST",
+                                    headers: { "Accept": "application/json", "X-CSRFToken": token } });
     if (!resp.ok) {
       let message = "Request failed (" + resp.status + ")";
       try { message = (await resp.json()).error || message; } catch (_) { /* not JSON */ }

@@ -1,0 +1,1 @@
+"""Accounts, sessions, API tokens, LDAP login and the audit log."""
