@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--collection", "-c", default=None, help="target collection")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument(
+        "--restrict-to", default="", metavar="GROUPS",
+        help="comma-separated groups: the documents are readable only by them (set in the "
+        "same transaction as each document)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="check catalog <-> FAISS consistency and exit"
     )
     parser.add_argument("--repair", action="store_true", help="with --check: repair problems")
@@ -87,7 +92,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
             return 2
         files = [NewFile(path.resolve(), name) for path, name in expand_paths(args.paths)]
-        job_id = jobs.create(args.collection, files, source="cli")
+        restrict = [g.strip() for g in args.restrict_to.split(",") if g.strip()]
+        if restrict:
+            from retrieval.acl import get_group
+
+            with stack.sessions() as session:
+                new = [g for g in restrict if get_group(session, g) is None]
+            if new:
+                print(f"note: new group(s) {', '.join(new)}: nobody is in them yet",
+                      file=sys.stderr)
+        job_id = jobs.create(args.collection, files, source="cli", restrict_to=restrict,
+                             created_by="cli")
         return 1 if _run_job(jobs, job_id, args) else 0
     finally:
         stack.close()

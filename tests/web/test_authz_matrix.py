@@ -339,6 +339,16 @@ def test_authorization_matrix(world: World) -> None:
                 resp = client.open(kwargs.pop("path"), **kwargs)
                 got = _outcome(resp)
                 cells += 1
+                # SECURITY.md row 21: every response carries the headers, every cookie the flags.
+                for header, value in (("X-Content-Type-Options", "nosniff"),
+                                      ("X-Frame-Options", "DENY")):
+                    if resp.headers.get(header) != value:
+                        mismatches.append(f"{key} {p}/{mode}: {header} missing")
+                if "default-src" not in resp.headers.get("Content-Security-Policy", ""):
+                    mismatches.append(f"{key} {p}/{mode}: no CSP")
+                for cookie in resp.headers.getlist("Set-Cookie"):
+                    if not all(f in cookie for f in ("HttpOnly", "Secure", "SameSite=Lax")):
+                        mismatches.append(f"{key} {p}/{mode}: weak cookie {cookie[:60]}")
                 ok = not got.startswith("error") if expected == "public" else got == expected
                 if not ok:
                     mismatches.append(f"{key} {p}/{mode}: expected {expected}, got "
