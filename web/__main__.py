@@ -301,8 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings)
     services = app.extensions["enclave"]
     if not _admin_exists(services.stack.sessions):
-        print("No admin account yet: create one with `python -m web create-admin` "
-              "(or `make run`, which does it for you).", file=sys.stderr)
+        if os.environ.get("ENCLAVE_ADMIN_PASSWORD"):  # first start: the admin from the env
+            first = argparse.Namespace(if_missing=True, username=None, generate=False)
+            if create_admin(settings, first) != 0:
+                return 2
+        else:
+            print("No admin account yet: create one with `python -m web create-admin` "
+                  "(or set ENCLAVE_ADMIN_PASSWORD, or use `make run`, which does it for you).",
+                  file=sys.stderr)
     if not args.no_warm_up:
         print("loading models…", flush=True)
         services.warm_up()

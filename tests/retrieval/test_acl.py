@@ -1,7 +1,7 @@
 """Per-document access control inside retrieval (issue 4, retrieval half).
 
 Grants and restrictions semantics, fail-closed inputs (SECURITY row 2), revocation on the very
-next search, deletion, defence in depth at hydration, and one permitted document among 2,000
+next search, deletion, defence in depth at hydration, and one permitted document among 10,000
 found at rank 1 in every mode (the filter runs inside FAISS and inside the keyword SQL).
 """
 
@@ -273,11 +273,12 @@ def test_hydration_drops_forbidden_chunks_even_if_a_search_leaks(stack, corpus, 
             "open.md", "hr.md"}
 
 
-def test_one_permitted_document_among_2000(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """2,000 one-chunk documents written straight to the catalog and FAISS (ingesting 2,000 files
-    through the sandboxed parser would take minutes); the principal may read one of them.
-    1,999 of them are restricted to another group; the principal's group is on the target."""
-    n, distinct = 2000, 100
+def test_one_permitted_document_among_10000(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """10,000 one-chunk documents written straight to the catalog and FAISS (ingesting 10,000
+    files through the sandboxed parser would take far too long); the principal may read one of
+    them (SECURITY.md row 3). 9,999 are restricted to another group; the principal's group is
+    on the target."""
+    n, distinct = 10000, 100
     texts = [f"Memo {i}: the quarterly budget review meeting number {i} is held in room {i} "
              f"on floor {i % 9}." for i in range(distinct)] * (n // distinct)
     target_text = ("Zephyr memo: the quarterly budget review of the Zephyr wind farm was "
@@ -285,7 +286,7 @@ def test_one_permitted_document_among_2000(stack, monkeypatch) -> None:  # type:
     target_at = 1234
     texts[target_at] = target_text
     t0 = time.perf_counter()
-    # 100 distinct memo texts (each on 20 documents) + the target: 101 texts to embed, so the
+    # 100 distinct memo texts (each on 100 documents) + the target: 101 texts to embed, so the
     # setup stays quick on a busy 2-core machine; every document and chunk row is its own.
     unique = sorted(set(texts))
     unique_vectors = stack.embedder.embed_documents(unique)
@@ -315,7 +316,7 @@ def test_one_permitted_document_among_2000(stack, monkeypatch) -> None:  # type:
         assert allowed_document_ids(s, coll_id, _p("mine")) == {target_id}
         assert len(allowed_document_ids(s, coll_id, _p("others"))) == n - 1
 
-    # chunk ids of the allowed documents are read in batches: make 1,999 documents take many
+    # chunk ids of the allowed documents are read in batches: make 9,999 documents take many
     monkeypatch.setattr(retriever_module, "_IN_BATCH", 97)
     distractor_query = "quarterly budget review meeting number 7 held in room 7"
     mine = _p("mine")
@@ -323,7 +324,7 @@ def test_one_permitted_document_among_2000(stack, monkeypatch) -> None:  # type:
         _mode(stack, mode)
         exact = stack.retriever.search(target_text, "big", 5, principal=mine)
         assert exact and exact[0].document_id == target_id and exact[0].text == target_text, mode
-        # A query the 1,999 forbidden memos match better: without access control the target is
+        # A query the 9,999 forbidden memos match better: without access control the target is
         # nowhere near the top, with it the target is the one and only hit (found inside FAISS
         # and inside the keyword SQL, not by post-filtering a top-n).
         unfiltered = stack.retriever.search(distractor_query, "big", 50)
@@ -334,4 +335,4 @@ def test_one_permitted_document_among_2000(stack, monkeypatch) -> None:  # type:
         assert theirs and target_id not in {h.document_id for h in theirs}, mode
         admin = stack.retriever.search(target_text, "big", 3, principal=_p(admin=True))
         assert admin[0].document_id == target_id, mode
-    print(f"2,000-document setup {setup_s:.1f}s")  # noqa: T201
+    print(f"10,000-document setup {setup_s:.1f}s")  # noqa: T201
