@@ -155,19 +155,24 @@ def restriction_groups(raw: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def prepare_upload(name: str) -> None:
-    """Check the caller may upload to ``name``.
+def prepare_upload(name: str) -> frozenset[str]:
+    """Check the caller may upload to ``name``; returns the names it must not replace.
 
     Managers of an existing collection may; admins may also upload to a new one (created).
+    The names returned are the collection's documents the caller cannot read.
     """
     try:
         validate_collection_name(name)
     except ValueError as exc:
         abort(400, str(exc))
     with _services().stack.sessions() as session:
-        exists = get_collection(session, name) is not None
-        if exists or not account().is_admin:
-            managed_collection(session, name)
+        coll = get_collection(session, name)
+        if coll is None and account().is_admin:
+            return frozenset()
+        coll = managed_collection(session, name)
+        visible = {d.id for d in visible_documents(session, coll)}
+        return frozenset(session.scalars(select(Document.name).where(
+            Document.collection_id == coll.id, Document.id.not_in(visible))))
 
 
 @bp.post("/collections/<name>/documents")
@@ -178,7 +183,7 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     waits for the job and returns one result per file (201, or 422 if every file failed).
     Unsupported types are refused up front and listed in ``rejected``.
     """
-    prepare_upload(name)
+    hidden = prepare_upload(name)
     files = request.files.getlist("files") or request.files.getlist("file")
     if not files:
         abort(400, "no files in the request: send multipart/form-data with a 'files' field")
@@ -187,7 +192,7 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     job_id, rejected = queue_uploads(
         files, name, services.jobs, services.settings.uploads_dir,
         services.settings.ingest.allowed_extensions, restrict_to=restrict,
-        created_by=account().username,
+        created_by=account().username, hidden_names=hidden,
     )
     audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
                 files=[display_name(f.filename) for f in files],

@@ -28,10 +28,24 @@ def _manages(collection: str) -> bool:
         return coll is not None and can_manage(session, coll.id, account())
 
 
+def visible_job(job: dict[str, Any]) -> bool:
+    """Whether the caller may see a job.
+
+    Admins see every job; managers those of their collections, except jobs restricted to
+    groups they are not in (the file names would tell what they may not read).
+    """
+    user = account()
+    if user.is_admin:
+        return True
+    restricted = set(job.get("restrict_to") or ())
+    return _manages(job["collection"]) and (not restricted
+                                            or bool(restricted & user.principal.groups))
+
+
 def _job(job_id: int) -> dict[str, Any]:
-    """The job if the caller manages its collection; 404 otherwise."""
+    """The job if the caller may see it; 404 otherwise."""
     job = _services().jobs.get(job_id)
-    if job is None or not (account().is_admin or _manages(job["collection"])):
+    if job is None or not visible_job(job):
         abort(404, f"no job {job_id}")
     return job
 
@@ -47,10 +61,7 @@ def _audit(action: str, job_id: int, **detail: Any) -> None:
 def list_jobs():  # type: ignore[no-untyped-def]
     """Recent jobs of the collections you manage (``?collection=`` narrows), newest first."""
     jobs = _services().jobs.list(request.args.get("collection") or None)
-    if not account().is_admin:
-        allowed = {name: _manages(name) for name in {j["collection"] for j in jobs}}
-        jobs = [j for j in jobs if allowed[j["collection"]]]
-    return jsonify(jobs=jobs)
+    return jsonify(jobs=[j for j in jobs if visible_job(j)])
 
 
 @bp.get("/<int:job_id>")

@@ -19,6 +19,7 @@ from web.auth.guards import (
     readable_collection,
     visible_documents,
 )
+from web.jobs import visible_job
 from web.uploads import display_name, queue_uploads
 
 bp = Blueprint("library", __name__, url_prefix="/collections")
@@ -66,7 +67,7 @@ def _render_collection(name: str, rejected=None, status: int = 200):  # type: ig
         grants = collection_grants(session, coll.id) if manager else {}
         groups = list(session.scalars(select(Group.name).order_by(Group.name))) if manager else []
     accept = ",".join(services.settings.ingest.allowed_extensions)
-    jobs = services.jobs.list(name, limit=10) if manager else []
+    jobs = [j for j in services.jobs.list(name, limit=10) if visible_job(j)] if manager else []
     return render_template(
         "collection.html", name=name, documents=docs, rejected=rejected, accept=accept,
         max_mb=services.settings.web.max_upload_mb, jobs=jobs, can_manage=manager,
@@ -83,7 +84,7 @@ def collection(name: str):  # type: ignore[no-untyped-def]
 @bp.post("/<name>/upload")
 def upload(name: str):  # type: ignore[no-untyped-def]
     """Queue the uploaded files as a job; the page then shows its live progress."""
-    prepare_upload(name)
+    hidden = prepare_upload(name)
     files = [f for f in request.files.getlist("files") if f.filename]
     if not files:
         abort(400, "Choose at least one file to upload.")
@@ -93,7 +94,7 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     job_id, rejected = queue_uploads(
         files, name, services.jobs, services.settings.uploads_dir,
         services.settings.ingest.allowed_extensions, restrict_to=restrict,
-        created_by=account().username,
+        created_by=account().username, hidden_names=hidden,
     )
     audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
                 files=[display_name(f.filename) for f in files],

@@ -27,13 +27,14 @@ def display_name(raw: str | None) -> str:
 def queue_uploads(
     files: list[FileStorage], collection: str, jobs: JobManager, uploads_dir: Path,
     allowed_extensions: list[str], *, restrict_to: Sequence[str] = (),
-    created_by: str | None = None,
+    created_by: str | None = None, hidden_names: frozenset[str] = frozenset(),
 ) -> tuple[int | None, list[dict[str, object]]]:
     """Store the accepted files and queue one job for them.
 
     Returns ``(job_id or None, rejected)``; unsupported types are refused before anything
     is written, each with a readable reason. ``restrict_to`` narrows every document of the
-    job to those groups from its first commit on.
+    job to those groups from its first commit on. A file named like a document the uploader
+    cannot read (``hidden_names``) is refused: it would replace a document they may not see.
     """
     uploads_dir.mkdir(parents=True, exist_ok=True)
     accepted: list[NewFile] = []
@@ -41,6 +42,13 @@ def queue_uploads(
     for upload in files:
         name = display_name(upload.filename)
         suffix = Path(name).suffix.lower()
+        if name in hidden_names:
+            rejected.append({
+                "name": name, "status": "failed", "document_id": None, "version": None,
+                "chunks": 0, "error": "a document with this name exists that you cannot read; "
+                "rename the file or ask someone who can read it to replace it",
+            })
+            continue
         if file_type_for(name) is None or suffix not in allowed_extensions:
             rejected.append({
                 "name": name, "status": "failed", "document_id": None, "version": None,

@@ -146,3 +146,25 @@ def test_revocation_takes_effect_on_the_next_request(app, client, world) -> None
     assert _search_ids(bob, "meal allowance")
     assert client.delete("/api/v1/admin/collections/handbook/grants/staff").status_code == 204
     assert bob.get("/api/v1/collections/handbook/documents").status_code == 404
+
+
+def test_a_curator_outside_the_group_cannot_see_or_overwrite_restricted_work(app, world) -> None:  # type: ignore[no-untyped-def]
+    alice, _ = world
+    make_user(app, "carl", "curator", ("staff", "editors"))  # manages the handbook, not in hr
+    carl = app.test_client()
+    login(carl, "carl", USER_PASSWORD)
+    up = alice.post("/api/v1/collections/handbook/documents?wait=1",
+                    data={"files": (io.BytesIO(HR_TEXT.encode()), "salary-review.md"),
+                          "restrict_to": "hr"}, content_type="multipart/form-data").get_json()
+    doc_id, job_id = up["results"][0]["document_id"], up["job_id"]
+    assert carl.get(f"/api/v1/jobs/{job_id}").status_code == 404  # its file names are private
+    assert job_id not in [j["id"] for j in carl.get("/api/v1/jobs").get_json()["jobs"]]
+    assert "salary-review.md" not in carl.get("/collections/handbook").get_data(as_text=True)
+    # Uploading a file of the same name would replace a document Carl cannot read: refused.
+    again = carl.post("/api/v1/collections/handbook/documents?wait=1",
+                      data={"files": (io.BytesIO(b"# Overwrite\n\nNew text here.\n"),
+                                      "salary-review.md")}, content_type="multipart/form-data")
+    assert again.status_code == 422
+    assert "cannot read" in again.get_json()["results"][0]["error"]
+    doc = alice.get(f"/api/v1/documents/{doc_id}").get_json()
+    assert doc["version"] == 1 and doc["restricted_to"] == ["hr"]
