@@ -252,15 +252,13 @@ def document_file(document_id: int):  # type: ignore[no-untyped-def]
     return response
 
 
-@bp.put("/documents/<int:document_id>/restrictions")
-def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
-    """Narrow a document to groups: ``{"groups": [...]}``; an empty list lifts the restriction.
+def apply_restriction(document_id: int, groups: tuple[str, ...]) -> str:
+    """Set a readable document's restriction groups (managers only; audited).
 
-    Managers of the document's collection only; takes effect on the next search.
+    Returns the collection name.
     """
     from retrieval.acl import restrict_document, unrestrict_document
 
-    groups = restriction_groups(_body().get("groups"))
     with _services().stack.sessions() as session:
         doc = readable_document(session, document_id)
         coll_name = doc.collection.name
@@ -273,6 +271,17 @@ def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
                      f"{coll_name}/{doc.name}", ip=client_ip(),
                      detail={"document_id": doc.id, "before": before, "after": list(groups)})
         session.commit()
+    return coll_name
+
+
+@bp.put("/documents/<int:document_id>/restrictions")
+def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
+    """Narrow a document to groups: ``{"groups": [...]}``; an empty list lifts the restriction.
+
+    Managers of the document's collection only; takes effect on the next search.
+    """
+    groups = restriction_groups(_body().get("groups"))
+    apply_restriction(document_id, groups)
     return jsonify(document_id=document_id, restricted_to=list(groups))
 
 

@@ -8,9 +8,22 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from sqlalchemy import select
 
 from ingest.pipeline import validate_collection_name
-from retrieval.acl import GRANT_LEVELS, Group, collection_grants, readable_collection_ids
+from retrieval.acl import (
+    GRANT_LEVELS,
+    Group,
+    collection_grants,
+    document_restrictions,
+    readable_collection_ids,
+)
 from retrieval.catalog import Collection
-from web.api import audit_event, chunk_counts, document_json, prepare_upload, restriction_groups
+from web.api import (
+    apply_restriction,
+    audit_event,
+    chunk_counts,
+    document_json,
+    prepare_upload,
+    restriction_groups,
+)
 from web.auth.guards import (
     account,
     admin_required,
@@ -64,6 +77,9 @@ def _render_collection(name: str, rejected=None, status: int = 200):  # type: ig
         counts = chunk_counts(session, coll.id)
         docs = [document_json(d, counts.get(d.id, 0)) for d in visible_documents(session, coll)]
         manager = can_manage(session, coll.id, account())
+        if manager:
+            for d in docs:
+                d["restricted_to"] = sorted(document_restrictions(session, d["id"]))
         grants = collection_grants(session, coll.id) if manager else {}
         groups = list(session.scalars(select(Group.name).order_by(Group.name))) if manager else []
     accept = ",".join(services.settings.ingest.allowed_extensions)
@@ -102,6 +118,15 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     if rejected:
         return _render_collection(name, rejected=rejected, status=200 if job_id else 422)
     return redirect(url_for("library.collection", name=name, job=job_id))
+
+
+@bp.post("/<name>/documents/<int:document_id>/restrict")
+def restrict(name: str, document_id: int):  # type: ignore[no-untyped-def]
+    """Set who may read a document (comma-separated groups; empty: the whole collection)."""
+    with _services().stack.sessions() as session:
+        managed_document(session, name, document_id)
+    apply_restriction(document_id, restriction_groups(request.form.get("groups", "")))
+    return redirect(url_for("library.collection", name=name))
 
 
 @bp.post("/<name>/documents/<int:document_id>/delete")

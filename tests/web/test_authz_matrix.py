@@ -168,6 +168,9 @@ TABLE: dict[tuple[str, str], Route] = {
     ("library.delete", "POST"): Route(lambda w, p: {
         "path": f"/collections/handbook/documents/{w.scratch_doc()}/delete", "method": "POST"},
         MANAGE_HB),
+    ("library.restrict", "POST"): Route(lambda w, p: {
+        "path": f"/collections/handbook/documents/{w.scratch_doc()}/restrict", "method": "POST",
+        "data": {"groups": "staff"}}, MANAGE_HB),
     ("sources.passage", "GET"): Route(lambda w, p: _get(f"/sources/{w.handbook_doc()[1]}"),
                                       READ_HB),
     ("sources.page_image", "GET"): Route(

@@ -168,3 +168,22 @@ def test_a_curator_outside_the_group_cannot_see_or_overwrite_restricted_work(app
     assert "cannot read" in again.get_json()["results"][0]["error"]
     doc = alice.get(f"/api/v1/documents/{doc_id}").get_json()
     assert doc["version"] == 1 and doc["restricted_to"] == ["hr"]
+
+
+def test_managers_restrict_and_lift_from_the_collection_page(app, world) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = world
+
+    def bob_sees() -> set[str]:
+        docs = bob.get("/api/v1/collections/handbook/documents").get_json()["documents"]
+        return {d["name"] for d in docs}
+
+    doc = next(d for d in alice.get("/api/v1/collections/handbook/documents").get_json()["documents"]
+               if d["name"] == "onboarding.md")
+    url = f"/collections/handbook/documents/{doc['id']}/restrict"
+    assert bob.post(url, data={"groups": "staff"}).status_code == 403  # a reader cannot
+    assert alice.post(url, data={"groups": "hr"}).status_code == 302
+    assert "onboarding.md" not in bob_sees()
+    page = alice.get("/collections/handbook").get_data(as_text=True)
+    assert 'name="groups" value="hr"' in page
+    assert alice.post(url, data={"groups": ""}).status_code == 302
+    assert "onboarding.md" in bob_sees()

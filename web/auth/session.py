@@ -27,6 +27,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from retrieval.acl import Principal
@@ -101,6 +102,8 @@ def start_session(db: Session, user: User) -> None:
         ip=client_ip(), user_agent=(request.user_agent.string or "")[:300],
     ))
     user.last_login_at = now()
+    # Housekeeping: sessions that expired over a day ago are of no use to anyone.
+    db.execute(delete(LoginSession).where(LoginSession.expires_at < now() - timedelta(days=1)))
     db.flush()
     session.clear()  # drops any pre-login state, including the old CSRF token
     session.permanent = True
