@@ -4,7 +4,8 @@ One collection, two groups. Every chunk of a group's documents carries that docu
 Each user asks 50 questions through ``/api/v1/ask``, many quoting the other group's canaries
 verbatim: no foreign chunk id may be retrieved or cited, and no foreign canary may appear in
 the answer, its sources, citations, sentences or an error. Most questions run in extractive
-mode (no LLM, fast); a few per user also go through the real bundled LLM, streamed.
+mode (no LLM, fast); a few per user also go through the real bundled LLM, streamed (the model
+may echo a canary the user typed, so there only the canaries not in the question count).
 """
 
 from __future__ import annotations
@@ -138,8 +139,11 @@ def test_streamed_llm_answers_leak_nothing(canary_world) -> None:  # type: ignor
                 events = parse_sse(resp.get_data(as_text=True))
                 streamed = "".join(d.get("text", "") for name, d in events if name == "token")
                 done = next(d for name, d in events if name == "done")
-                assert not [c for c in canaries[other] if c in streamed]
-                assert not _check(done, canaries[other], chunks[other])
+                # The model may repeat what the user typed; any other foreign canary in its
+                # output could only have come from a foreign passage.
+                untyped = [c for c in canaries[other] if c not in q]
+                assert not [c for c in untyped if c in streamed]
+                assert not _check(done, untyped, chunks[other])
     finally:
         settings.generation.mode = "extractive"
 
