@@ -269,3 +269,39 @@ def test_each_answer_leaves_an_evidence_record(app, client) -> None:  # type: ig
     conv = client.get(f"/api/v1/conversations/{body['conversation_id']}").get_json()
     assert [t["question"] for t in conv["turns"]] == ["What is the daily meal allowance?",
                                                       "And the hotel limit?"]
+
+
+def test_login_throttle_is_shared_through_redis(handbook_copy) -> None:  # type: ignore[no-untyped-def]
+    """Two app processes (here: two app instances) behind one address share the failed-login
+    count when ``auth.rate_limit_storage`` points at the local Redis."""
+    import uuid
+
+    import redis
+
+    from tests.conftest import _client_class, make_settings
+    from web import create_app
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        import os
+
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is not running on 127.0.0.1:6379: {exc}")
+        pytest.skip(f"Redis is not running on 127.0.0.1:6379: {exc}")
+    auth = {"rate_limit_storage": "redis://127.0.0.1:6379",
+            "login_rate_limit_ip": "1000 per minute"}
+    apps = [create_app(make_settings(handbook_copy, auth=auth)) for _ in range(2)]
+    try:
+        for a in apps:
+            a.test_client_class = _client_class()
+        name = f"victim-{uuid.uuid4().hex[:8]}"
+        first, second = apps[0].test_client(), apps[1].test_client()
+        for i in range(5):
+            client = first if i % 2 else second
+            assert login(client, name, "wrong-password-xyz").status_code == 401
+        assert login(first, name, "wrong-password-xyz").status_code == 429
+        assert login(second, name, "wrong-password-xyz").status_code == 429
+    finally:
+        for a in apps:
+            a.extensions["enclave"].close()
