@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from sqlalchemy import func, select
-from werkzeug.exceptions import HTTPException
 
 from ingest.pipeline import validate_collection_name
 from retrieval.acl import allowed_document_ids, document_restrictions, get_group, readable_collection_ids
@@ -22,6 +21,7 @@ from web.auth.guards import (
     can_manage,
     managed_collection,
     managed_document,
+    readable_chunk,
     readable_collection,
     readable_document,
     visible_documents,
@@ -289,13 +289,7 @@ def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
 def chunk(chunk_id: int):  # type: ignore[no-untyped-def]
     """One passage with its document, if you may read the document (404 otherwise)."""
     with _services().stack.sessions() as session:
-        row = session.get(Chunk, chunk_id)
-        if row is None:
-            abort(404, f"no passage {chunk_id}")
-        try:
-            doc = readable_document(session, row.document_id)
-        except HTTPException:  # the same answer as an unknown id: nothing to probe
-            abort(404, f"no passage {chunk_id}")
+        row, doc = readable_chunk(session, chunk_id)
         return jsonify(id=row.id, document_id=doc.id, document=doc.name,
                        collection=doc.collection.name, version=doc.version, page=row.page,
                        heading_path=row.heading_path, text=row.text)

@@ -20,10 +20,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
 from retrieval.catalog import Chunk, Document
-from web.auth.guards import readable_document
+from web.auth.guards import readable_chunk, readable_document
 
 bp = Blueprint("sources", __name__, url_prefix="/sources")
 
@@ -62,13 +61,7 @@ def _span(text: str) -> tuple[int, int] | None:
 def passage(chunk_id: int):  # type: ignore[no-untyped-def]
     """The chunk in context: neighbouring chunks, the chunk (and its span) highlighted."""
     with _services().stack.sessions() as session:
-        chunk = session.get(Chunk, chunk_id)
-        if chunk is None:
-            abort(404, f"no passage {chunk_id}")
-        try:
-            doc = readable_document(session, chunk.document_id)
-        except HTTPException:  # unreadable answers exactly like unknown
-            abort(404, f"no passage {chunk_id}")
+        chunk, doc = readable_chunk(session, chunk_id)
         rows = session.scalars(
             select(Chunk).where(
                 Chunk.document_id == doc.id,

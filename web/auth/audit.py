@@ -88,30 +88,28 @@ def _row(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def _rows(session: Session, model: Any, fields: Sequence[str], limit: int | None,
+          **equal: str | None) -> list[dict[str, Any]]:
+    stmt: Select[Any] = select(model).order_by(model.id.desc())
+    for column, value in equal.items():
+        if value:
+            stmt = stmt.where(getattr(model, column) == value)
+    if limit:
+        stmt = stmt.limit(limit)
+    return [_row(r, fields) for r in session.scalars(stmt)]
+
+
 def audit_rows(session: Session, *, action: str | None = None, actor: str | None = None,
                limit: int | None = 500) -> list[dict[str, Any]]:
     """Audit events, newest first, optionally narrowed by action and actor."""
-    stmt: Select[tuple[AuditEvent]] = select(AuditEvent).order_by(AuditEvent.id.desc())
-    if action:
-        stmt = stmt.where(AuditEvent.action == action)
-    if actor:
-        stmt = stmt.where(AuditEvent.actor == actor)
-    if limit:
-        stmt = stmt.limit(limit)
-    return [_row(e, AUDIT_FIELDS) for e in session.scalars(stmt)]
+    return _rows(session, AuditEvent, AUDIT_FIELDS, limit, action=action, actor=actor)
 
 
 def evidence_rows(session: Session, *, username: str | None = None, collection: str | None = None,
                   limit: int | None = 500) -> list[dict[str, Any]]:
     """Answer evidence records, newest first."""
-    stmt: Select[tuple[AnswerRecord]] = select(AnswerRecord).order_by(AnswerRecord.id.desc())
-    if username:
-        stmt = stmt.where(AnswerRecord.username == username)
-    if collection:
-        stmt = stmt.where(AnswerRecord.collection == collection)
-    if limit:
-        stmt = stmt.limit(limit)
-    return [_row(r, EVIDENCE_FIELDS) for r in session.scalars(stmt)]
+    return _rows(session, AnswerRecord, EVIDENCE_FIELDS, limit, username=username,
+                 collection=collection)
 
 
 def to_csv(rows: list[dict[str, Any]], fields: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retrieval.acl import allowed_document_ids, can_manage_collection, can_read_collection
-from retrieval.catalog import Collection, Document, get_collection
+from retrieval.catalog import Chunk, Collection, Document, get_collection
 from web.auth.session import AuthUser, current_account
 
 # Endpoints anyone may call; every other endpoint needs a logged-in user (fail closed).
@@ -115,6 +115,19 @@ def readable_document(db: Session, document_id: int) -> Document:
                                                           account().principal):
         abort(404, f"no document {document_id}")
     return doc
+
+
+def readable_chunk(db: Session, chunk_id: int) -> tuple[Chunk, Document]:
+    """A passage of a document the user may read, with the document.
+
+    404 otherwise, with the same answer for unknown and forbidden ids.
+    """
+    chunk = db.get(Chunk, chunk_id)
+    doc = db.get(Document, chunk.document_id) if chunk is not None else None
+    if chunk is None or doc is None or doc.id not in allowed_document_ids(
+            db, doc.collection_id, account().principal):
+        abort(404, f"no passage {chunk_id}")
+    return chunk, doc
 
 
 def managed_document(db: Session, collection: str, document_id: int) -> Document:

@@ -19,6 +19,7 @@ from web.auth.accounts import (
     list_tokens,
     revoke_token,
     set_groups,
+    set_password,
     user_groups,
     verify_password,
 )
@@ -168,8 +169,6 @@ def change_password():  # type: ignore[no-untyped-def]
         if new != request.form.get("confirm", ""):
             return _render_account(error="The new passwords do not match.", status=400)
         try:
-            from web.auth.accounts import set_password
-
             set_password(db, row, new, settings.auth.min_password_length)
         except AccountError as exc:
             return _render_account(error=str(exc), status=400)
