@@ -175,6 +175,25 @@ def prepare_upload(name: str) -> frozenset[str]:
             Document.collection_id == coll.id, Document.id.not_in(visible))))
 
 
+def queue_upload_job(
+    name: str, files: list[Any], restrict: tuple[str, ...], hidden: frozenset[str]
+) -> tuple[int | None, list[dict[str, object]]]:
+    """Store the files, queue them as one job for the caller, and audit the upload.
+
+    ``hidden`` (from :func:`prepare_upload`) are names the caller may not replace.
+    """
+    services = _services()
+    job_id, rejected = queue_uploads(
+        files, name, services.jobs, services.settings.uploads_dir,
+        services.settings.ingest.allowed_extensions, restrict_to=restrict,
+        created_by=account().username, hidden_names=hidden,
+    )
+    audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
+                files=[display_name(f.filename) for f in files],
+                rejected=[r["name"] for r in rejected])
+    return job_id, rejected
+
+
 @bp.post("/collections/<name>/documents")
 def upload(name: str):  # type: ignore[no-untyped-def]
     """Upload files (multipart field ``files``) as an ingest job.
@@ -187,16 +206,9 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     files = request.files.getlist("files") or request.files.getlist("file")
     if not files:
         abort(400, "no files in the request: send multipart/form-data with a 'files' field")
-    restrict = restriction_groups(request.form.get("restrict_to"))
     services = _services()
-    job_id, rejected = queue_uploads(
-        files, name, services.jobs, services.settings.uploads_dir,
-        services.settings.ingest.allowed_extensions, restrict_to=restrict,
-        created_by=account().username, hidden_names=hidden,
-    )
-    audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
-                files=[display_name(f.filename) for f in files],
-                rejected=[r["name"] for r in rejected])
+    job_id, rejected = queue_upload_job(name, files, restriction_groups(
+        request.form.get("restrict_to")), hidden)
     if request.args.get("wait") not in ("1", "true", "yes"):
         job = services.jobs.get(job_id) if job_id is not None else None
         return jsonify(collection=name, job=job, rejected=rejected), 202 if job else 422
@@ -227,7 +239,8 @@ def document(document_id: int):  # type: ignore[no-untyped-def]
     """One document's fields (and its restriction groups, for the collection's managers)."""
     with _services().stack.sessions() as session:
         doc = readable_document(session, document_id)
-        out = document_json(doc, chunk_counts(session, doc.collection_id).get(doc.id, 0))
+        chunks = session.scalar(select(func.count(Chunk.id)).where(Chunk.document_id == doc.id))
+        out = document_json(doc, chunks or 0)
         out["collection"] = doc.collection.name
         if can_manage(session, doc.collection_id, account()):
             out["restricted_to"] = sorted(document_restrictions(session, doc.id))

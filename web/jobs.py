@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from retrieval.catalog import get_collection
 from web.auth import audit
@@ -23,9 +23,12 @@ def _services() -> Any:
 
 
 def _manages(collection: str) -> bool:
-    with _services().stack.sessions() as session:
-        coll = get_collection(session, collection)
-        return coll is not None and can_manage(session, coll.id, account())
+    cache: dict[str, bool] = g.setdefault("managed_collections", {})  # one answer per request
+    if collection not in cache:
+        with _services().stack.sessions() as session:
+            coll = get_collection(session, collection)
+            cache[collection] = coll is not None and can_manage(session, coll.id, account())
+    return cache[collection]
 
 
 def visible_job(job: dict[str, Any]) -> bool:

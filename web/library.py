@@ -22,6 +22,7 @@ from web.api import (
     chunk_counts,
     document_json,
     prepare_upload,
+    queue_upload_job,
     restriction_groups,
 )
 from web.auth.guards import (
@@ -33,7 +34,6 @@ from web.auth.guards import (
     visible_documents,
 )
 from web.jobs import visible_job
-from web.uploads import display_name, queue_uploads
 
 bp = Blueprint("library", __name__, url_prefix="/collections")
 
@@ -105,16 +105,8 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     if not files:
         abort(400, "Choose at least one file to upload.")
     restrict = restriction_groups(request.form.getlist("restrict_to"))
-    services = _services()
-    services.ingestor.create_collection(name)
-    job_id, rejected = queue_uploads(
-        files, name, services.jobs, services.settings.uploads_dir,
-        services.settings.ingest.allowed_extensions, restrict_to=restrict,
-        created_by=account().username, hidden_names=hidden,
-    )
-    audit_event("document.upload", name, job_id=job_id, restrict_to=list(restrict),
-                files=[display_name(f.filename) for f in files],
-                rejected=[r["name"] for r in rejected])
+    _services().ingestor.create_collection(name)  # the page below shows it, even if all fail
+    job_id, rejected = queue_upload_job(name, files, restrict, hidden)
     if rejected:
         return _render_collection(name, rejected=rejected, status=200 if job_id else 422)
     return redirect(url_for("library.collection", name=name, job=job_id))

@@ -105,7 +105,11 @@ def visible_documents(db: Session, coll: Collection) -> list[Document]:
     manager = can_manage(db, coll.id, user)
     rows = db.scalars(select(Document).where(Document.collection_id == coll.id)
                       .order_by(Document.name))
-    return [d for d in rows if d.id in allowed or (manager and d.status == "failed")]
+    return [d for d in rows if _visible(d, allowed, manager)]
+
+
+def _visible(doc: Document, allowed: set[int], manager: bool) -> bool:
+    return doc.id in allowed or (manager and doc.status == "failed")
 
 
 def readable_document(db: Session, document_id: int) -> Document:
@@ -132,8 +136,9 @@ def readable_chunk(db: Session, chunk_id: int) -> tuple[Chunk, Document]:
 
 def managed_document(db: Session, collection: str, document_id: int) -> Document:
     """A document of a collection the user manages, that the user can see (404 otherwise)."""
-    coll = managed_collection(db, collection)
+    coll = managed_collection(db, collection)  # so the user is a manager from here on
     doc = db.get(Document, document_id)
-    if doc is None or doc.collection_id != coll.id or doc not in visible_documents(db, coll):
+    if doc is None or doc.collection_id != coll.id or not _visible(
+            doc, allowed_document_ids(db, coll.id, account().principal), manager=True):
         abort(404, f"no document {document_id} in collection {collection!r}")
     return doc
