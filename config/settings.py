@@ -245,6 +245,16 @@ class WebSettings(_Section):
         "<data_dir>/secret_key.",
     )
     default_collection: str = Field("handbook", description="Collection the ask page opens on.")
+    max_json_kb: int = Field(
+        256, ge=1, le=16384, description="Largest JSON request body of the API, in KiB (413)."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, le=200,
+        description="Deepest nesting of a JSON request body, checked before decoding (400).",
+    )
+    max_k: int = Field(
+        100, ge=1, le=100, description="Most passages one search or question may ask for (k)."
+    )
 
 
 class LdapSettings(_Section):

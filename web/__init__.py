@@ -9,6 +9,7 @@ from flask import Flask
 from config import configure_offline, load_settings
 from config.settings import Settings
 from retrieval.catalog import Base
+from web import validation
 from web.auth import models as _auth_models  # noqa: F401 - registers the account tables
 from web.services import EnclaveServices, build_services
 
@@ -31,6 +32,7 @@ def create_app(
     configure_offline()
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.url_map.converters["int"] = validation.BoundedIntConverter  # ids: 1..2**63-1, else 404
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=int(settings.web.max_upload_mb * 2**20),
@@ -54,6 +56,7 @@ def create_app(
     # Order matters: refuse anonymous requests before anything else (a 401, not a CSRF 400).
     app.before_request(guards.require_login)
     session.init_app(app)
+    validation.init_app(app, settings.web.max_json_kb, settings.web.max_json_depth)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin.api)

@@ -39,6 +39,8 @@ from web.auth.accounts import (
 from web.auth.guards import account, admin_required
 from web.auth.models import User
 from web.auth.session import client_ip
+from web.schemas import ExportQuery, GrantBody, UserCreate, UserUpdate
+from web.validation import parse_body, parse_query
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 api = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
@@ -224,14 +226,7 @@ def export(kind: str, fmt: str):  # type: ignore[no-untyped-def]
     return _export(kind, fmt)
 
 
-# -- JSON API --------------------------------------------------------------------------------
-def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, "the request body must be a JSON object")
-    return data
-
-
+# -- JSON API (bodies validated whole before anything changes) -----------------------------
 def _json_op(fn: Any) -> Any:
     try:
         with _services().stack.sessions() as db:
@@ -255,7 +250,7 @@ def users_api():  # type: ignore[no-untyped-def]
 @admin_required
 def create_user_api():  # type: ignore[no-untyped-def]
     """Create a local user: ``{"username", "password", "role", "groups"}``."""
-    body = _json_body()
+    body = parse_body(UserCreate).model_dump()
     return _json_op(lambda db: jsonify(user_json(db, op_create_user(db, body)))), 201
 
 
@@ -263,7 +258,7 @@ def create_user_api():  # type: ignore[no-untyped-def]
 @admin_required
 def update_user_api(username: str):  # type: ignore[no-untyped-def]
     """Change ``role``, ``disabled``, ``groups`` or ``password`` of a user."""
-    body = _json_body()
+    body = parse_body(UserUpdate).model_dump(exclude_unset=True, exclude_none=True)
     return _json_op(lambda db: jsonify(user_json(db, op_update_user(db, username, body))))
 
 
@@ -282,7 +277,7 @@ def grants_api(name: str):  # type: ignore[no-untyped-def]
 @admin_required
 def put_grant_api(name: str, group: str):  # type: ignore[no-untyped-def]
     """Grant ``{"level": "read"|"manage"}`` to a group (effective on the next request)."""
-    level = str(_json_body().get("level", "read"))
+    level = parse_body(GrantBody).level
     _json_op(lambda db: op_grant(db, name, group, level))
     return jsonify(collection=name, group=group, level=level)
 
@@ -299,7 +294,4 @@ def delete_grant_api(name: str, group: str):  # type: ignore[no-untyped-def]
 @admin_required
 def export_api(kind: str):  # type: ignore[no-untyped-def]
     """The audit log or answer evidence as JSON (``?format=csv`` for CSV)."""
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        abort(400, "format must be json or csv")
-    return _export(kind, fmt)
+    return _export(kind, parse_query(ExportQuery).format)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
@@ -28,8 +27,10 @@ from web.auth.guards import (
 )
 from web.auth.models import AnswerRecord, Conversation
 from web.auth.session import client_ip
+from web.schemas import AskBody, CollectionCreate, Filters, RestrictionsBody, SearchBody, SearchQuery
 from web.services import EnclaveServices
 from web.uploads import display_name, queue_uploads
+from web.validation import field_error, parse_body, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -38,24 +39,11 @@ def _services() -> EnclaveServices:
     return current_app.extensions["enclave"]
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = request.form.to_dict() or request.args.to_dict()
-    if not isinstance(data, dict):
-        abort(400, "the request body must be a JSON object")
-    return data
-
-
-def _k(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        k = int(value)
-    except (TypeError, ValueError):
-        abort(400, "k must be an integer")
-    if not 1 <= k <= 100:
-        abort(400, "k must be between 1 and 100")
+def _k(k: int | None) -> int | None:
+    """``k`` within the configured maximum (``web.max_k``)."""
+    limit = _services().settings.web.max_k
+    if k is not None and k > limit:
+        field_error("k", f"must be at most {limit} (web.max_k)", "less_than_equal")
     return k
 
 
@@ -106,11 +94,7 @@ def collections():  # type: ignore[no-untyped-def]
 @admin_required
 def create_collection():  # type: ignore[no-untyped-def]
     """Create a collection: ``{"name": ...}`` (admins; grant it to groups afterwards)."""
-    name = str(_body().get("name", ""))
-    try:
-        validate_collection_name(name)
-    except ValueError as exc:
-        abort(400, str(exc))
+    name = parse_body(CollectionCreate).name
     _services().ingestor.create_collection(name)
     audit_event("collection.create", name)
     return jsonify(name=name), 201
@@ -134,24 +118,37 @@ def documents(name: str):  # type: ignore[no-untyped-def]
     return jsonify(collection=name, documents=docs)
 
 
-def restriction_groups(raw: Any) -> tuple[str, ...]:
-    """Group names from a ``restrict_to`` value (a list, or a comma-separated string).
+class UnknownGroupsError(ValueError):
+    """Restriction groups that do not exist."""
 
-    400 when a group does not exist: a typo must not make a document unreadable to everyone.
+
+def restriction_groups(raw: Any) -> tuple[str, ...]:
+    """Group names from a form's ``restrict_to``/``groups`` value (comma-separated or a list).
+
+    Raises :class:`UnknownGroupsError` (a ValueError) when a group does not exist: a typo
+    must not make a document unreadable to everyone; ValueError for malformed values.
     """
     if raw in (None, "", []):
         return ()
     if isinstance(raw, str):
         names = [n.strip() for n in raw.split(",")]
-    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
-        names = [n.strip() for n in raw]
+    elif isinstance(raw, list | tuple) and all(isinstance(n, str) for n in raw):
+        names = [m.strip() for n in raw for m in n.split(",")]
     else:
-        abort(400, "restrict_to must be a list of group names")
+        raise ValueError("restrict_to must be a list of group names")
     names = sorted({n for n in names if n})
+    if any("\x00" in n or len(n) > 200 for n in names):
+        raise ValueError("a group name has a NUL byte or is longer than 200 characters")
+    return existing_groups(names)
+
+
+def existing_groups(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` (sorted, unique) if every group exists, else :class:`UnknownGroupsError`."""
+    names = sorted(set(names))
     with _services().stack.sessions() as session:
         missing = [n for n in names if get_group(session, n) is None]
     if missing:
-        abort(400, f"unknown groups in restrict_to: {', '.join(missing)}")
+        raise UnknownGroupsError(f"unknown groups: {', '.join(missing)}")
     return tuple(names)
 
 
@@ -207,8 +204,11 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     if not files:
         abort(400, "no files in the request: send multipart/form-data with a 'files' field")
     services = _services()
-    job_id, rejected = queue_upload_job(name, files, restriction_groups(
-        request.form.get("restrict_to")), hidden)
+    try:
+        restrict = restriction_groups(request.form.getlist("restrict_to"))
+    except ValueError as exc:
+        field_error("restrict_to", str(exc))
+    job_id, rejected = queue_upload_job(name, files, restrict, hidden)
     if request.args.get("wait") not in ("1", "true", "yes"):
         job = services.jobs.get(job_id) if job_id is not None else None
         return jsonify(collection=name, job=job, rejected=rejected), 202 if job else 422
@@ -293,7 +293,11 @@ def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
 
     Managers of the document's collection only; takes effect on the next search.
     """
-    groups = restriction_groups(_body().get("groups"))
+    body = parse_body(RestrictionsBody)  # the whole body is valid, or nothing changes
+    try:
+        groups = existing_groups([g.strip() for g in body.groups])
+    except UnknownGroupsError as exc:
+        field_error("groups", str(exc))
     apply_restriction(document_id, groups)
     return jsonify(document_id=document_id, restricted_to=list(groups))
 
@@ -308,61 +312,32 @@ def chunk(chunk_id: int):  # type: ignore[no-untyped-def]
                        heading_path=row.heading_path, text=row.text)
 
 
-def _filters(raw: Any) -> SearchFilter | None:
-    """Parse the ``filters`` object of a search request (400 on malformed values).
-
-    Keys: ``document_ids``, ``documents``, ``file_types``, ``updated_after``,
-    ``updated_before`` (ISO dates).
-    """
-    if raw in (None, {}):
+def _filters(raw: Filters | None) -> SearchFilter | None:
+    """The search filter of a validated ``filters`` object."""
+    if raw is None:
         return None
-    if not isinstance(raw, dict):
-        abort(400, "filters must be an object")
-    unknown = set(raw) - {"document_ids", "documents", "file_types", "updated_after",
-                          "updated_before"}
-    if unknown:
-        abort(400, f"unknown filters: {', '.join(sorted(unknown))}")
-
-    def strings(key: str) -> tuple[str, ...] | None:
-        value = raw.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            abort(400, f"filters.{key} must be a list of strings")
-        return tuple(value)
-
-    ids = raw.get("document_ids")
-    if ids is not None and (not isinstance(ids, list)
-                            or not all(isinstance(i, int) and not isinstance(i, bool)
-                                       for i in ids)):
-        abort(400, "filters.document_ids must be a list of integers")
-    dates = {}
-    for key in ("updated_after", "updated_before"):
-        if raw.get(key) is not None:
-            try:
-                dates[key] = datetime.fromisoformat(str(raw[key]).replace("Z", "+00:00")
-                                                    ).replace(tzinfo=None)
-            except ValueError:
-                abort(400, f"filters.{key} must be an ISO date or date-time")
     return SearchFilter(
-        document_ids=tuple(ids) if ids is not None else None,
-        document_names=strings("documents"), file_types=strings("file_types"), **dates,
+        document_ids=tuple(raw.document_ids) if raw.document_ids is not None else None,
+        document_names=tuple(raw.documents) if raw.documents is not None else None,
+        file_types=tuple(raw.file_types) if raw.file_types is not None else None,
+        updated_after=raw.updated_after, updated_before=raw.updated_before,
     )
 
 
 @bp.route("/search", methods=["GET", "POST"])
 def search():  # type: ignore[no-untyped-def]
-    """Top-k passages: ``{"query", "collection", "k", "filters"}``."""
-    body = _body()
-    query = str(body.get("query", "")).strip()
-    collection = str(body.get("collection", ""))
-    if not query or not collection:
-        abort(400, "give 'query' and 'collection'")
-    filters = _filters(body.get("filters"))
+    """Top-k passages: ``{"query", "collection", "k", "filters"}`` (GET: no filters)."""
+    if request.method == "GET":
+        q = parse_query(SearchQuery)
+        query, collection, k, filters = q.query, q.collection, q.k, None
+    else:
+        body = parse_body(SearchBody)
+        query, collection, k, filters = body.query, body.collection, body.k, body.filters
+    k = _k(k)
     with _services().stack.sessions() as session:
         readable_collection(session, collection)
     try:
-        hits = _services().stack.retriever.search(query, collection, _k(body.get("k")), filters,
+        hits = _services().stack.retriever.search(query, collection, k, _filters(filters),
                                                   principal=account().principal)
     except UnknownCollectionError:
         abort(404, f"no collection named {collection!r}")
@@ -379,14 +354,10 @@ def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield f"event: error\ndata: {json.dumps(payload)}\n\n"
 
 
-def _conversation(session: Any, raw: Any, collection: str, question: str) -> Conversation:
-    """The caller's conversation ``raw`` (404 for anyone else's), or a new one."""
+def _conversation(session: Any, conv_id: int | None, collection: str, question: str) -> Conversation:
+    """The caller's conversation ``conv_id`` (404 for anyone else's), or a new one."""
     user = account()
-    if raw not in (None, ""):
-        try:
-            conv_id = int(raw)
-        except (TypeError, ValueError):
-            abort(400, "conversation_id must be an integer")
+    if conv_id is not None:
         conv = session.get(Conversation, conv_id)
         if conv is None or conv.user_id != user.id:
             abort(404, f"no conversation {conv_id}")
@@ -408,22 +379,16 @@ def ask():  # type: ignore[no-untyped-def]
     passages of documents you may read are retrieved. Every answer is kept as an evidence
     record (``evidence_id`` and ``conversation_id`` in the ``done`` event).
     """
-    body = _body()
-    question = str(body.get("question", "")).strip()
-    collection = str(body.get("collection", ""))
-    if not question or not collection:
-        abort(400, "give 'question' and 'collection'")
-    if len(question) > 2000:
-        abort(400, "the question is longer than 2000 characters")
-    k = _k(body.get("k"))
+    body = parse_body(AskBody)
+    question, collection, k = body.question, body.collection, _k(body.k)
     services = _services()
     user = account()
     with services.stack.sessions() as session:
         readable_collection(session, collection)
-        conv_id = _conversation(session, body.get("conversation_id"), collection, question).id
+        conv_id = _conversation(session, body.conversation_id, collection, question).id
         session.commit()
     answerer = services.answerer
-    stream = body.get("stream") in (True, "true", "1", 1) or (
+    stream = body.stream or (
         request.accept_mimetypes.best == "text/event-stream"
     )
     try:

@@ -31,6 +31,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if exc.response is not None:  # a finished answer (the 422 schema-error envelope)
+            return exc.response
         return error_response(exc.code or 500, exc.description or exc.name)
 
     @app.errorhandler(Exception)

@@ -70,7 +70,8 @@ def create():  # type: ignore[no-untyped-def]
     return redirect(url_for("library.collection", name=name))
 
 
-def _render_collection(name: str, rejected=None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_collection(name: str, rejected=None, status: int = 200,  # type: ignore[no-untyped-def]
+                       error: str | None = None):
     services = _services()
     with services.stack.sessions() as session:
         coll = readable_collection(session, name)
@@ -87,7 +88,7 @@ def _render_collection(name: str, rejected=None, status: int = 200):  # type: ig
     return render_template(
         "collection.html", name=name, documents=docs, rejected=rejected, accept=accept,
         max_mb=services.settings.web.max_upload_mb, jobs=jobs, can_manage=manager,
-        grants=grants, groups=groups, levels=GRANT_LEVELS,
+        grants=grants, groups=groups, levels=GRANT_LEVELS, error=error,
     ), status
 
 
@@ -104,7 +105,10 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     files = [f for f in request.files.getlist("files") if f.filename]
     if not files:
         abort(400, "Choose at least one file to upload.")
-    restrict = restriction_groups(request.form.getlist("restrict_to"))
+    try:
+        restrict = restriction_groups(request.form.getlist("restrict_to"))
+    except ValueError as exc:  # nothing is stored or queued
+        return _render_collection(name, error=str(exc), status=422)
     _services().ingestor.create_collection(name)  # the page below shows it, even if all fail
     job_id, rejected = queue_upload_job(name, files, restrict, hidden)
     if rejected:
@@ -117,7 +121,14 @@ def restrict(name: str, document_id: int):  # type: ignore[no-untyped-def]
     """Set who may read a document (comma-separated groups; empty: the whole collection)."""
     with _services().stack.sessions() as session:
         managed_document(session, name, document_id)
-    apply_restriction(document_id, restriction_groups(request.form.get("groups", "")))
+    if "groups" not in request.form:  # a form without the field must not lift anything
+        return _render_collection(name, error="The form has no 'groups' field (comma-separated "
+                                  "groups; send it empty to lift the restriction).", status=422)
+    try:
+        groups = restriction_groups(request.form["groups"])
+    except ValueError as exc:  # the restriction is left as it was
+        return _render_collection(name, error=str(exc), status=422)
+    apply_restriction(document_id, groups)
     return redirect(url_for("library.collection", name=name))
 
 

@@ -1,0 +1,185 @@
+"""Request validation for the whole app: strict JSON, bounded ids, one error envelope.
+
+- JSON bodies of ``/api/`` requests are checked *before* decoding: size (``web.max_json_kb``,
+  413) and nesting depth (``web.max_json_depth``, 400) are measured on the raw bytes, so a
+  body nested tens of thousands of levels deep never reaches the recursive decoder. Then the
+  body is decoded strictly: ``NaN``, ``Infinity`` and numbers that overflow to infinity
+  (``1e999``) are refused (400), as are non-object bodies and bodies sent without
+  ``Content-Type: application/json`` (415).
+- Integer path segments (``<int:...>``) match only 1..2**63-1: an id out of range answers
+  the same 404 as an unknown id instead of overflowing in the database driver.
+- Schema errors (flask-openapi3 + the pydantic models of :mod:`web.schemas`) answer 422 with
+  the envelope of :class:`web.schemas.ErrorOut`, naming each offending field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from pydantic import BaseModel, ValidationError
+from werkzeug.routing import IntegerConverter
+
+from web.schemas import MAX_ID
+
+M = TypeVar("M", bound=BaseModel)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` for database ids: 1..2**63-1, else the route does not match (404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large (not finite)")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing NaN, Infinity and numbers that overflow to infinity."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Decode JSON text strictly."""
+        kwargs.setdefault("parse_float", _finite_float)
+        kwargs.setdefault("parse_constant", _no_constant)
+        return json.loads(s, **kwargs)
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of arrays/objects in ``data``, counted on the raw bytes (no decoding).
+
+    Brackets inside strings do not count. Linear in the size of ``data``.
+    """
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b'""', data)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _guard_json_body(max_bytes: int, max_depth: int) -> Any:
+    """``before_request``: decode an API request's JSON body strictly, or refuse it."""
+    if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+        return None
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded") and \
+            request.path.endswith("/documents"):
+        return None  # the upload form (files), validated by its view
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        abort(413, f"The JSON body is larger than {max_bytes // 1024} KiB (web.max_json_kb).")
+    data = request.get_data(cache=True)
+    if len(data) > max_bytes:
+        abort(413, f"The JSON body is larger than {max_bytes // 1024} KiB (web.max_json_kb).")
+    if not data.strip():
+        return None  # no body: the view's schema says whether one is required
+    if not request.is_json:
+        abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    depth = json_depth(data)
+    if depth > max_depth:
+        abort(400, f"The JSON body is nested {depth} levels deep; at most {max_depth} are "
+              "allowed (web.max_json_depth).")
+    try:
+        body = current_app.json.loads(data)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, non-finite numbers
+        abort(400, f"The request body is not valid JSON: {_short(exc)}")
+    request.get_json(cache=True)  # decoded again by Flask (now known to succeed) and cached
+    if not isinstance(body, dict):
+        abort(400, f"The request body must be a JSON object, not {_json_kind(body)}.")
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), "a value")
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] in ("model_type", "model_attributes_type", "dict_type") and not err["loc"]:
+        return "the request body must be a JSON object (send 'Content-Type: application/json')"
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "string_pattern_mismatch":
+        if "\x00" in str(err.get("input", "")):
+            return "must not contain NUL bytes"
+        return f"has characters that are not allowed (pattern {err['ctx']['pattern']})"
+    return str(err["msg"])
+
+
+def validation_error_response(exc: ValidationError) -> Response:
+    """The 422 envelope for a schema error: ``{"error", "status", "fields": [...]}``."""
+    fields = [{"field": _field_name(tuple(err["loc"])), "message": _message(err),
+               "type": err["type"]} for err in exc.errors(include_url=False)]
+    summary = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields[:5])
+    if len(fields) > 5:
+        summary += f"; and {len(fields) - 5} more"
+    response = jsonify(error=f"The request is not valid: {summary}", status=422, fields=fields)
+    response.status_code = 422
+    return response
+
+
+def field_error(field: str, message: str, kind: str = "value_error") -> Any:
+    """Abort with the 422 envelope for one field checked by a view (not by the schema)."""
+    response = jsonify(error=f"The request is not valid: {field}: {message}", status=422,
+                       fields=[{"field": field, "message": message, "type": kind}])
+    response.status_code = 422
+    abort(response)
+
+
+def init_app(app: Flask, max_json_kb: int, max_json_depth: int) -> None:
+    """Install the strict JSON decoder and the body guard (after the login check)."""
+    app.json = StrictJSONProvider(app)
+    max_bytes = max_json_kb * 1024
+    app.before_request(lambda: _guard_json_body(max_bytes, max_json_depth))
+
+
+def parse_body(model: type[M]) -> M:
+    """The request's JSON body validated against ``model`` (422 envelope on any error).
+
+    The body was decoded strictly by the guard; an absent body validates as ``null``, which
+    every object schema refuses.
+    """
+    data = request.get_json(silent=True) if request.is_json else None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        abort(validation_error_response(exc))
+
+
+def parse_query(model: type[M]) -> M:
+    """The query string validated against ``model`` (422 envelope on any error)."""
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        abort(validation_error_response(exc))
