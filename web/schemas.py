@@ -45,7 +45,7 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-CollectionName = Annotated[StrictStr, Field(pattern=COLLECTION_NAME_RE.pattern, max_length=64,
+CollectionName = Annotated[StrictStr, Field(pattern=COLLECTION_NAME_RE.pattern,
                                             description="1-64 letters, digits, '-', '_' or '.'.")]
 GroupName = Annotated[StrictStr, Field(min_length=1, max_length=200,
                                        pattern=r"^[^\x00,]*[^\x00,\s][^\x00,]*$",

@@ -24,6 +24,7 @@ from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 from werkzeug.routing import IntegerConverter
 
+from ingest.pipeline import COLLECTION_NAME_RE
 from web.schemas import MAX_ID
 
 M = TypeVar("M", bound=BaseModel)
@@ -133,6 +134,9 @@ def _message(err: dict[str, Any]) -> str:
     if err["type"] == "string_pattern_mismatch":
         if "\x00" in str(err.get("input", "")):
             return "must not contain NUL bytes"
+        if err["ctx"]["pattern"] == COLLECTION_NAME_RE.pattern:
+            return ("invalid collection name: use 1-64 letters, digits, '-', '_' or '.', "
+                    "starting with a letter or digit")
         return f"has characters that are not allowed (pattern {err['ctx']['pattern']})"
     return str(err["msg"])
 

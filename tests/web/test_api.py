@@ -86,7 +86,8 @@ def test_create_collection(client) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("bad", ["../x", "", "a/b", ".hidden", "x" * 65])
 def test_create_collection_rejects_bad_name(client, bad: str) -> None:  # type: ignore[no-untyped-def]
     resp = client.post("/api/v1/collections", json={"name": bad})
-    assert resp.status_code == 400
+    assert resp.status_code == 422  # a schema error naming the field
+    assert resp.get_json()["fields"][0]["field"] == "name"
     assert resp.is_json
     assert "invalid collection name" in resp.get_json()["error"]
     names = [c["name"] for c in client.get("/api/v1/collections").get_json()["collections"]]
@@ -276,9 +277,9 @@ def test_search_returns_hits(client) -> None:  # type: ignore[no-untyped-def]
      {"query": "meal allowance"}, {"query": "x", "collection": "handbook", "k": "many"},
      {"query": "x", "collection": "handbook", "k": 1000}],
 )
-def test_search_bad_request_is_400(client, body: dict) -> None:  # type: ignore[no-untyped-def]
+def test_search_bad_request_is_422(client, body: dict) -> None:  # type: ignore[no-untyped-def]
     resp = client.post("/api/v1/search", json=body)
-    assert resp.status_code == 400
+    assert resp.status_code == 422
     assert resp.is_json and resp.get_json()["error"]
 
 
@@ -339,8 +340,8 @@ def test_ask_unrelated_question_abstains(client) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"collection": "handbook"}, 400), ({"question": "meal allowance?"}, 400),
-     ({"question": "x" * 2001, "collection": "handbook"}, 400),
+    [({"collection": "handbook"}, 422), ({"question": "meal allowance?"}, 422),
+     ({"question": "x" * 2001, "collection": "handbook"}, 422),
      ({"question": "meal allowance?", "collection": "nope"}, 404)],
 )
 def test_ask_errors(client, body: dict, status: int) -> None:  # type: ignore[no-untyped-def]
@@ -387,7 +388,7 @@ def test_search_filters(client) -> None:  # type: ignore[no-untyped-def]
     for bad in ({"file_types": "md"}, {"document_ids": ["1"]}, {"colour": ["red"]},
                 {"updated_after": "yesterday"}, ["md"]):
         resp = client.post("/api/v1/search", json={**body, "filters": bad})
-        assert resp.status_code == 400, bad
+        assert resp.status_code == 422, bad
         assert "filters" in resp.get_json()["error"]
 
 

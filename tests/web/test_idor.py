@@ -93,7 +93,7 @@ def test_unknown_group_in_restriction_is_refused(world) -> None:  # type: ignore
     resp = alice.post("/api/v1/collections/handbook/documents",
                       data={"files": (io.BytesIO(HR_TEXT.encode()), "x.md"), "restrict_to": "hrr"},
                       content_type="multipart/form-data")
-    assert resp.status_code == 400 and "unknown groups" in resp.get_json()["error"]
+    assert resp.status_code == 422 and "unknown groups" in resp.get_json()["error"]
 
 
 def test_other_users_objects_answer_404(app, world) -> None:  # type: ignore[no-untyped-def]
