@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,7 @@ def _check_zip(path: Path, file_type: str) -> None:
     except IngestError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
+            NotImplementedError, RuntimeError, zlib.error) as exc:  # zlib: a corrupt member
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise IngestError(f"not a valid {label} file: broken zip container ({reason})") from exc
 
@@ -328,6 +329,8 @@ def _check_xml_prolog(head: bytes, rest: Any, what: str) -> None:
         raise IngestError(f"{what}: {XML_ENTITY_REASON}") from None
     except expat.ExpatError as exc:
         raise IngestError(f"{what} is not a valid XML document ({exc})") from None
+    except LookupError as exc:  # found by the property tests: <?xml encoding="x"?>
+        raise IngestError(f"{what} declares an unknown XML encoding ({exc})") from None
 
 
 _HTML_ENTITY = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
