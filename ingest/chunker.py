@@ -103,6 +103,9 @@ class TokenChunker:
             start = offset
             offset += len(block.text) + len(BLOCK_SEPARATOR)
             if not block.text.strip():
+                # A blank block ends the open chunk: a chunk's text must stay one contiguous
+                # span of the document's text (its offsets refer to it).
+                yield from self._flush(buffer, buffer_path, buffer_page, limit)
                 continue
             if block.kind == "title":
                 # A heading closes the open chunk and opens the next section's first chunk.
@@ -130,9 +133,14 @@ class TokenChunker:
             return 0
         return self._tokens(HEADING_SEPARATOR.join(heading_path)) - 1
 
-    def _fit_path(self, heading_path: tuple[str, ...]) -> tuple[str, ...]:
-        """Drop outer headings until the prefix is small enough to leave room for text."""
-        while heading_path and self._prefix_tokens(heading_path) > _MAX_PREFIX_TOKENS:
+    def _fit_path(self, heading_path: tuple[str, ...], limit: int) -> tuple[str, ...]:
+        """Drop outer headings until the prefix is small enough to leave room for text.
+
+        With a small ``limit`` the prefix also leaves at least 20 tokens for text and split
+        margins, so every chunk can fit the limit.
+        """
+        max_prefix = min(_MAX_PREFIX_TOKENS, limit - 20)
+        while heading_path and self._prefix_tokens(heading_path) > max_prefix:
             heading_path = heading_path[1:]
         return heading_path
 
@@ -152,7 +160,7 @@ class TokenChunker:
             # A heading with nothing under it on this page: it lives on in its children's
             # heading paths, so no chunk of its own.
             return
-        heading_path = self._fit_path(heading_path)
+        heading_path = self._fit_path(heading_path, limit)
         yield from self._emit(text, first_offset, kind, page, heading_path, limit)
 
     def _emit(
@@ -192,7 +200,7 @@ class TokenChunker:
             if piece_tokens > limit:
                 # Token counts of a piece in isolation can differ slightly; cut it hard.
                 sub_cursor = 0
-                for sub in self._hard_split(piece_text, budget - 8):
+                for sub in self._hard_split(piece_text, max(1, budget - 8)):
                     sub_found = piece_text.find(sub, sub_cursor)
                     sub_found = sub_cursor if sub_found < 0 else sub_found
                     sub_cursor = sub_found + len(sub)

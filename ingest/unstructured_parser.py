@@ -240,6 +240,8 @@ def _check_zip_directory(infos: list[zipfile.ZipInfo], file_type: str) -> None:
             f"(limit {MAX_ZIP_UNCOMPRESSED // 2**20} MiB)"
         )
     for info in infos:
+        if not info.filename:  # an empty name, or one starting with NUL (zipfile cuts it there)
+            raise IngestError(f"not a valid {label} file: a zip member has an empty name")
         ratio = info.file_size / info.compress_size if info.compress_size else 0
         if ratio > MAX_ZIP_RATIO and info.file_size > 10 * 2**20:
             raise IngestError(
@@ -329,8 +331,9 @@ def _check_xml_prolog(head: bytes, rest: Any, what: str) -> None:
         raise IngestError(f"{what}: {XML_ENTITY_REASON}") from None
     except expat.ExpatError as exc:
         raise IngestError(f"{what} is not a valid XML document ({exc})") from None
-    except LookupError as exc:  # found by the property tests: <?xml encoding="x"?>
-        raise IngestError(f"{what} declares an unknown XML encoding ({exc})") from None
+    except (LookupError, ValueError) as exc:  # the declared encoding's codec: unknown, multi-byte
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise IngestError(f"{what} declares an unsupported XML encoding ({reason})") from None
 
 
 _HTML_ENTITY = re.compile(r"<!\s*ENTITY", re.IGNORECASE)

@@ -197,13 +197,15 @@ def test_file_type_for_never_raises(stem: str, suffix: str, tail: str) -> None:
         assert result == up.FILE_TYPES[suffix.lower()]
 
 
-def _heads(real: dict[str, bytes]) -> st.SearchStrategy[bytes]:
+def _heads(real: dict[str, bytes], file_type: str) -> st.SearchStrategy[bytes]:
     magic = st.sampled_from([b"%PDF-1.7\n", b"PK\x03\x04", b"PK\x05\x06", b"PK", b"\xef\xbb\xbf",
                              b"<?xml", b""])
+    own = real.get(file_type, real["pdf"])
     return st.one_of(
         st.binary(max_size=2048),
         st.builds(lambda m, b: m + b, magic, st.binary(max_size=2048)),
         st.sampled_from(sorted(real.values())).flatmap(lambda base: mutated(base, (0,))),
+        mutated(own, (0, len(own) - 64, own.rfind(b"xref"), own.rfind(b"trailer"))),
     )
 
 
@@ -213,7 +215,7 @@ def _heads(real: dict[str, bytes]) -> st.SearchStrategy[bytes]:
 def test_check_magic_classifies_every_head(  # type: ignore[no-untyped-def]
     real_files, scratch, data: st.DataObject, file_type: str, max_pages: int | None
 ) -> None:
-    content = data.draw(_heads(real_files), label="content")
+    content = data.draw(_heads(real_files, file_type), label="content")
     head = content[:4096]
     path = scratch(f"magic.{file_type}", content)
     ok, result = _outcome(lambda: up._check_magic(path, file_type, head, max_pages))
@@ -265,10 +267,9 @@ def _build_zip(members: list[tuple[str, bytes, int]]) -> bytes:
 def _zip_expectation(members: list[tuple[str, bytes, int]], file_type: str) -> str | None:
     """A reason an unmutated generated zip must be refused for, if an obvious one applies."""
     prefix = up._OOXML_MAIN_PART[file_type]
-    latest = {name: content for name, content, _ in members}  # zipfile keeps duplicates
     if not any(name.startswith(prefix) for name, _, _ in members):
         return f"has no {prefix} part"
-    for name, content in latest.items():
+    for name, content, _ in members:
         if name.endswith("/"):
             continue
         if content.startswith(up._ZIP_MAGIC) and not up._EMBEDDINGS_DIR.match(name):
@@ -278,29 +279,53 @@ def _zip_expectation(members: list[tuple[str, bytes, int]], file_type: str) -> s
     return None
 
 
+_BENIGN = (b"", b"<r/>", b'<?xml version="1.0" encoding="UTF-8"?>\n<w:document/>',
+           "<r/>".encode("utf-16"), b"\xef\xbb\xbf<r/>")
+
+
+def _skeleton(file_type: str) -> list[tuple[str, bytes, int]]:
+    """The members every package of ``file_type`` has, with harmless XML."""
+    main = {"docx": "word/document.xml", "pptx": "ppt/presentation.xml",
+            "xlsx": "xl/workbook.xml"}[file_type]
+    xml = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<root/>'
+    return [(name, xml, zipfile.ZIP_DEFLATED) for name in ("[Content_Types].xml", "_rels/.rels",
+                                                           main)]
+
+
 @_fuzz(150)
 @given(
     file_type=st.sampled_from(_OOXML),
-    members=st.lists(st.tuples(_MEMBER_NAMES, _MEMBER_CONTENT,
-                               st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])),
-                     max_size=6),
+    extras=st.lists(st.tuples(_MEMBER_NAMES, _MEMBER_CONTENT,
+                              st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])),
+                    max_size=6, unique_by=lambda m: m[0]),
+    with_skeleton=st.booleans(),
     data=st.data(),
 )
 def test_check_zip_on_generated_and_mutated_zips(  # type: ignore[no-untyped-def]
-    scratch, file_type: str, members: list[tuple[str, bytes, int]], data: st.DataObject
+    scratch, file_type: str, extras: list[tuple[str, bytes, int]], with_skeleton: bool,
+    data: st.DataObject,
 ) -> None:
+    members = list(extras)
+    if with_skeleton:
+        names = {name for name, _, _ in extras}
+        members += [m for m in _skeleton(file_type) if m[0] not in names]
+        members = data.draw(st.permutations(members), label="order")
     content = _build_zip(members)
     mutate = data.draw(st.booleans(), label="mutate")
     if mutate:
         content = data.draw(mutated(content, _signatures(content)), label="mutated")
     path = scratch(f"gen.{file_type}", content)
     ok, result = _outcome(lambda: up._check_zip(path, file_type))
-    expected = None if mutate else _zip_expectation(members, file_type)
+    if mutate:
+        return
+    expected = _zip_expectation(members, file_type)
     if expected is not None:
         if expected == "nested archive" or expected == up.XML_ENTITY_REASON:
             assert not ok, (expected, members)  # an earlier member may fail first
         else:
             assert not ok and expected in str(result), (result, members)
+    elif with_skeleton and all(c in _BENIGN and not n.endswith("/") for n, c, _ in extras):
+        assert ok, (result, members)
 
 
 @_fuzz(150)
@@ -358,15 +383,73 @@ _PROLOGS = [
 _ENCODINGS = ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "utf-8-sig"]
 
 
+_DOCTYPES = [
+    "<!DOCTYPE r>",
+    '<!DOCTYPE r [<!ENTITY a "b">]>',
+    '<!DOCTYPE r SYSTEM "http://127.0.0.1:1/x.dtd">',
+    '<!DOCTYPE r PUBLIC "-//X//EN" "x.dtd">',
+    "<!DOCTYPE r [<!ENTITY % p 'x'>]>",
+    "<!doctype r>",  # not a DOCTYPE for XML (case matters): a syntax error
+]
+_PROLOG_PARTS = st.sampled_from([
+    "", " ", "\n", "\r\n\t", "<!-- c -->", "<!-- <!DOCTYPE r [<!ENTITY a 'b'>]> -->",
+    "<?pi <!DOCTYPE r>?>", "<?xml-stylesheet href='s.xsl'?>",
+])
+
+
+@st.composite
+def _xml_documents(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """A structured XML document and whether it declares a DOCTYPE in its prolog."""
+    encoding = draw(st.sampled_from(["utf-8", "utf-16", "utf-16-le", "utf-16-be", "latin-1"]))
+    declared = draw(st.sampled_from([None, encoding, "UTF-8", "UTF-16", "ISO-8859-1",
+                                     "windows-1252", "us-ascii", "x-bogus", "shift_jis"]))
+    parts = []
+    if declared is not None or draw(st.booleans()):
+        decl = '<?xml version="1.0"'
+        if declared is not None:
+            decl += f' encoding="{declared}"'
+        parts.append(decl + draw(st.sampled_from(["", ' standalone="yes"'])) + "?>")
+    parts += draw(st.lists(_PROLOG_PARTS, max_size=3))
+    doctype = draw(st.one_of(st.none(), st.sampled_from(_DOCTYPES)))
+    if doctype is not None:
+        parts.append(doctype)
+    parts += draw(st.lists(_PROLOG_PARTS, max_size=2))
+    attr = draw(st.sampled_from(["", ' a="&lt;!DOCTYPE x&gt;"', " xmlns='urn:x'"]))
+    body = draw(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40))
+    body = body.replace("&", "&amp;").replace("<", "&lt;")
+    parts.append(f"<r{attr}>{body}<c/></r>")
+    text = "".join(parts)
+    data = text.encode(encoding, "replace")
+    if encoding == "utf-16" or draw(st.booleans()) and encoding == "utf-8":
+        data = (b"\xef\xbb\xbf" if encoding == "utf-8" else b"") + data
+    return data, doctype is not None and doctype != "<!doctype r>"
+
+
 def _xml_inputs() -> st.SearchStrategy[bytes]:
     real = st.builds(lambda text, enc: text.encode(enc, "replace"),
                      st.sampled_from(_PROLOGS), st.sampled_from(_ENCODINGS))
+    structured = _xml_documents().map(lambda pair: pair[0])
     return st.one_of(
         st.binary(max_size=512),
         st.text(max_size=200).map(lambda t: ("<" + t).encode("utf-8", "surrogatepass")),
         real,
         real.flatmap(lambda base: mutated(base, (0, 5, 20, 40))),
+        structured,
+        structured.flatmap(lambda base: mutated(base, (0, 2, 20, 40, 60))),
     )
+
+
+@_fuzz(150)
+@given(pair=_xml_documents(), split=st.integers(1, 200))
+def test_xml_prolog_check_refuses_every_doctype(pair: tuple[bytes, bool], split: int) -> None:
+    document, has_doctype = pair
+    ok, result = _outcome(
+        lambda: up._check_xml_prolog(document[:split], io.BytesIO(document[split:]), "member 'x'")
+    )
+    if has_doctype:
+        assert not ok, document
+    if ok:
+        assert not _lxml_doctype(document), document
 
 
 def _lxml_doctype(document: bytes) -> str | None:
@@ -437,19 +520,6 @@ def test_check_html_declarations_classifies(text: str) -> None:
 
 # -- 4. the text decoder -------------------------------------------------------------------------
 _BOMS = [b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00", b"\x00\x00\xfe\xff"]
-
-
-def _text_bytes() -> st.SearchStrategy[bytes]:
-    printable = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
-    return st.one_of(
-        st.binary(max_size=2048),
-        st.builds(lambda bom, b: bom + b, st.sampled_from(_BOMS), st.binary(max_size=512)),
-        st.builds(lambda t, enc: t.encode(enc), printable,
-                  st.sampled_from(["utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-8-sig",
-                                   "latin-1", "cp1252", "shift_jis", "utf-32"]).map(str)).filter(
-            lambda b: True),
-        st.builds(lambda t, n: (t + "\x00" * n).encode("utf-8"), printable, st.integers(0, 40)),
-    ).map(bytes)
 
 
 def _safe_encode(text: str, encoding: str) -> bytes:
@@ -580,6 +650,15 @@ _CHUNKING = st.builds(
 
 
 @pytest.mark.integration
+@_fuzz(100)
+@given(chunking=_CHUNKING, blocks=st.one_of(st.lists(_BLOCK, max_size=10), _mutated_blocks()))
+def test_chunker_respects_the_limit_on_random_blocks(  # type: ignore[no-untyped-def]
+    embedder, chunking: ChunkingSettings, blocks: list[Block]
+) -> None:
+    _assert_chunks(embedder, chunking, blocks)
+
+
+@pytest.mark.integration
 @_fuzz(60)
 @given(chunking=_CHUNKING, text=st.text(max_size=3000),
        kind=st.sampled_from(["text", "table"]))
@@ -587,3 +666,40 @@ def test_chunker_respects_the_limit_on_random_unicode(  # type: ignore[no-untype
     embedder, chunking: ChunkingSettings, text: str, kind: str
 ) -> None:
     _assert_chunks(embedder, chunking, [Block(text, kind, page=1)])
+
+
+# -- inputs the properties found (kept as fixed regressions) -------------------------------------
+def test_found_parser_inputs_fail_with_a_reason(scratch) -> None:  # type: ignore[no-untyped-def]
+    def zipped(members: dict[str, bytes]) -> bytes:
+        return _build_zip([(n, c, zipfile.ZIP_DEFLATED) for n, c in members.items()])
+
+    good = zipped({"word/document.xml": b"<r>" + b"text " * 200 + b"</r>", "_rels/.rels": b"<r/>"})
+    start = good.index(b"word/document.xml") + len(b"word/document.xml")
+    corrupt = good[:start] + bytes(b ^ 0xFF for b in good[start : start + 8]) + good[start + 8 :]
+    nul_name = good.replace(b"_rels/.rels", b"\x00rels/.rels")  # zipfile cuts the name at NUL
+    cases = {
+        "corrupt deflate stream (zlib.error)": (corrupt, "broken zip container"),
+        "member name starting with NUL (IndexError)": (nul_name, "empty name"),
+        "unknown XML encoding (LookupError)": (
+            zipped({"word/document.xml": b"<?xml version='1.0' encoding='x'?><r/>"}),
+            "unsupported XML encoding"),
+        "multi-byte codec XML encoding (ValueError)": (
+            zipped({"word/document.xml": '<?xml version="1.0" encoding="utf-16-le"?><r/>'
+                    .encode("utf-16-le")}), "unsupported XML encoding"),
+    }
+    for case, (content, reason) in cases.items():
+        with pytest.raises(IngestError) as err:
+            up._check_zip(scratch("found.docx", content), "docx")
+        assert reason in str(err.value), (case, str(err.value))
+        _assert_classified(err.value)
+
+
+@pytest.mark.integration
+def test_found_chunker_inputs_fit_the_limit(embedder) -> None:  # type: ignore[no-untyped-def]
+    # a blank block between two others tripped an assert in _flush
+    _assert_chunks(embedder, ChunkingSettings(max_tokens=96, overlap_tokens=8),
+                   [Block("a", "text"), Block(" ", "text"), Block("b", "text")])
+    # the smallest allowed limit under a long heading: range() step 0 in _hard_split, and
+    # chunks over the limit because the heading prefix alone exceeded it
+    _assert_chunks(embedder, ChunkingSettings(max_tokens=16, overlap_tokens=0),
+                   [Block("Heading " * 40, "title"), Block("word " * 200, "text")])
