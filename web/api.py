@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 
 from ingest.pipeline import validate_collection_name
@@ -27,7 +28,15 @@ from web.auth.guards import (
 )
 from web.auth.models import AnswerRecord, Conversation
 from web.auth.session import client_ip
-from web.schemas import AskBody, CollectionCreate, Filters, RestrictionsBody, SearchBody, SearchQuery
+from web.schemas import (
+    AskBody,
+    CollectionCreate,
+    Filters,
+    GroupName,
+    RestrictionsBody,
+    SearchBody,
+    SearchQuery,
+)
 from web.services import EnclaveServices
 from web.uploads import display_name, queue_uploads
 from web.validation import field_error, parse_body, parse_query
@@ -118,6 +127,9 @@ def documents(name: str):  # type: ignore[no-untyped-def]
     return jsonify(collection=name, documents=docs)
 
 
+_GROUP_NAMES = TypeAdapter(list[GroupName])
+
+
 class UnknownGroupsError(ValueError):
     """Restriction groups that do not exist."""
 
@@ -136,9 +148,11 @@ def restriction_groups(raw: Any) -> tuple[str, ...]:
         names = [m.strip() for n in raw for m in n.split(",")]
     else:
         raise ValueError("restrict_to must be a list of group names")
-    names = sorted({n for n in names if n})
-    if any("\x00" in n or len(n) > 200 for n in names):
-        raise ValueError("a group name has a NUL byte or is longer than 200 characters")
+    names = [n for n in names if n]
+    try:
+        _GROUP_NAMES.validate_python(names)  # the API's rule for a group name
+    except ValidationError:
+        raise ValueError("a group name has a NUL byte or is longer than 200 characters") from None
     return existing_groups(names)
 
 

@@ -19,13 +19,13 @@ import math
 import re
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, jsonify, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 from werkzeug.routing import IntegerConverter
 
-from ingest.pipeline import COLLECTION_NAME_RE
-from web.schemas import MAX_ID
+from ingest.pipeline import COLLECTION_NAME_RE, validate_collection_name
+from web.schemas import MAX_ID, ErrorOut, FieldError
 
 M = TypeVar("M", bound=BaseModel)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -103,9 +103,9 @@ def _guard_json_body(max_bytes: int, max_depth: int) -> Any:
         body = current_app.json.loads(data)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, non-finite numbers
         abort(400, f"The request body is not valid JSON: {_short(exc)}")
-    request.get_json(cache=True)  # decoded again by Flask (now known to succeed) and cached
     if not isinstance(body, dict):
         abort(400, f"The request body must be a JSON object, not {_json_kind(body)}.")
+    g.json_body = body  # decoded once; read by parse_body
     return None
 
 
@@ -135,30 +135,34 @@ def _message(err: dict[str, Any]) -> str:
         if "\x00" in str(err.get("input", "")):
             return "must not contain NUL bytes"
         if err["ctx"]["pattern"] == COLLECTION_NAME_RE.pattern:
-            return ("invalid collection name: use 1-64 letters, digits, '-', '_' or '.', "
-                    "starting with a letter or digit")
+            try:
+                validate_collection_name(err["input"])
+            except ValueError as exc:  # the same words as the CLI and the collections page
+                return str(exc)
         return f"has characters that are not allowed (pattern {err['ctx']['pattern']})"
     return str(err["msg"])
 
 
-def validation_error_response(exc: ValidationError) -> Response:
-    """The 422 envelope for a schema error: ``{"error", "status", "fields": [...]}``."""
-    fields = [{"field": _field_name(tuple(err["loc"])), "message": _message(err),
-               "type": err["type"]} for err in exc.errors(include_url=False)]
-    summary = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields[:5])
+def _envelope(fields: list[FieldError]) -> Response:
+    """A 422 :class:`ErrorOut` naming each offending field."""
+    summary = "; ".join(f"{f.field or 'body'}: {f.message}" for f in fields[:5])
     if len(fields) > 5:
         summary += f"; and {len(fields) - 5} more"
-    response = jsonify(error=f"The request is not valid: {summary}", status=422, fields=fields)
+    out = ErrorOut(error=f"The request is not valid: {summary}", status=422, fields=fields)
+    response = jsonify(out.model_dump())
     response.status_code = 422
     return response
 
 
+def validation_error_response(exc: ValidationError) -> Response:
+    """The 422 envelope for a schema error: ``{"error", "status", "fields": [...]}``."""
+    return _envelope([FieldError(field=_field_name(tuple(err["loc"])), message=_message(err),
+                                 type=err["type"]) for err in exc.errors(include_url=False)])
+
+
 def field_error(field: str, message: str, kind: str = "value_error") -> Any:
     """Abort with the 422 envelope for one field checked by a view (not by the schema)."""
-    response = jsonify(error=f"The request is not valid: {field}: {message}", status=422,
-                       fields=[{"field": field, "message": message, "type": kind}])
-    response.status_code = 422
-    abort(response)
+    abort(_envelope([FieldError(field=field, message=message, type=kind)]))
 
 
 def init_app(app: Flask, max_json_kb: int, max_json_depth: int) -> None:
@@ -171,12 +175,11 @@ def init_app(app: Flask, max_json_kb: int, max_json_depth: int) -> None:
 def parse_body(model: type[M]) -> M:
     """The request's JSON body validated against ``model`` (422 envelope on any error).
 
-    The body was decoded strictly by the guard; an absent body validates as ``null``, which
-    every object schema refuses.
+    The body was decoded strictly, once, by the guard; an absent body validates as ``null``,
+    which every object schema refuses.
     """
-    data = request.get_json(silent=True) if request.is_json else None
     try:
-        return model.model_validate(data)
+        return model.model_validate(g.get("json_body"))
     except ValidationError as exc:
         abort(validation_error_response(exc))
 

@@ -168,13 +168,11 @@ def test_malformed_user_changes_change_nothing(app: Any, api: Any) -> None:
     assert "mallory" not in {u["username"] for u in api.get("/api/v1/admin/users").get_json()["users"]}
 
 
-def test_restrict_form_without_the_groups_field_changes_nothing(app: Any) -> None:
+def test_restrict_form_without_the_groups_field_changes_nothing(app: Any, api: Any) -> None:
     from tests.conftest import login
 
     doc = _doc_id(app)
-    api_client = app.test_client()
-    api_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app, 'admin')}"
-    assert api_client.put(f"/api/v1/documents/{doc}/restrictions",
+    assert api.put(f"/api/v1/documents/{doc}/restrictions",
                           json={"groups": ["nurses"]}).status_code == 200
     browser = app.test_client()
     assert login(browser, "admin", USER_PASSWORD).status_code == 302
