@@ -11,6 +11,7 @@ from config.settings import Settings
 from retrieval.catalog import Base
 from web import validation
 from web.auth import models as _auth_models  # noqa: F401 - registers the account tables
+from web.contract import openapi_app
 from web.services import EnclaveServices, build_services
 
 
@@ -31,7 +32,7 @@ def create_app(
     """Application factory: one blueprint per area, services at ``extensions["enclave"]``."""
     configure_offline()
     settings = settings or load_settings()
-    app = Flask(__name__)
+    app = openapi_app(__name__, validation.validation_error_response)
     app.url_map.converters["int"] = validation.BoundedIntConverter  # ids: 1..2**63-1, else 404
     app.config.update(
         SECRET_KEY=_secret_key(settings),
@@ -48,7 +49,7 @@ def create_app(
     services.jobs.check_orphans(repair=True)
     services.jobs.start()
 
-    from web import admin, api, errors, health, jobs, library, pages, security, sources
+    from web import admin, api, apidocs, errors, health, jobs, library, pages, security, sources
     from web.auth import guards, session, views
 
     security.init_app(app)
@@ -59,11 +60,13 @@ def create_app(
     validation.init_app(app, settings.web.max_json_kb, settings.web.max_json_depth)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(admin.api)
+    app.register_api(admin.api)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(library.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(jobs.bp)
+    app.register_api(api.bp)
+    app.register_api(jobs.bp)
+    app.register_api(apidocs.bp)
+    app.register_blueprint(apidocs.pages)
     app.register_blueprint(sources.bp)
     return app

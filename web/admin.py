@@ -14,7 +14,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -39,11 +38,29 @@ from web.auth.accounts import (
 from web.auth.guards import account, admin_required
 from web.auth.models import User
 from web.auth.session import client_ip
-from web.schemas import ExportQuery, GrantBody, UserCreate, UserUpdate
-from web.validation import parse_body, parse_query
+from web.contract import API_PREFIX, api_blueprint, reply
+from web.schemas import (
+    CollectionPath,
+    ExportPath,
+    ExportQuery,
+    GrantBody,
+    GrantForm,
+    GrantOut,
+    GrantPath,
+    GrantsOut,
+    UserCreate,
+    UserCreateForm,
+    UserOut,
+    UserPath,
+    UsersOut,
+    UserUpdate,
+    UserUpdateForm,
+)
+from web.validation import parse_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-api = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
+api = api_blueprint("admin_api", __name__, API_PREFIX + "/admin", "admin",
+                    "Users, groups, collection grants, the audit log and answer evidence (admins).")
 
 
 def _services() -> Any:
@@ -195,17 +212,22 @@ def index():  # type: ignore[no-untyped-def]
 @admin_required
 def create_user_form():  # type: ignore[no-untyped-def]
     """Create a local user."""
-    return _form_action(lambda db: op_create_user(db, request.form.to_dict()), "user created")
+    form, error = parse_form(UserCreateForm)
+    if form is None:
+        return _render(error=error, status=422)
+    return _form_action(lambda db: op_create_user(db, form.model_dump()), "user created")
 
 
 @bp.post("/users/<username>")
 @admin_required
 def update_user_form(username: str):  # type: ignore[no-untyped-def]
-    """Change a user's role, groups, disabled flag or password."""
-    data: dict[str, Any] = {k: v for k, v in request.form.to_dict().items()
-                            if k in ("role", "groups", "password")}
-    if "disabled" in request.form:
-        data["disabled"] = request.form["disabled"]
+    """Change a user's role, groups, disabled flag or password (only the fields sent)."""
+    form, error = parse_form(UserUpdateForm)
+    if form is None:
+        return _render(error=error, status=422)
+    data = form.model_dump(exclude_none=True)
+    if not data.get("password"):
+        data.pop("password", None)
     return _form_action(lambda db: op_update_user(db, username, data), "user updated")
 
 
@@ -213,10 +235,12 @@ def update_user_form(username: str):  # type: ignore[no-untyped-def]
 @admin_required
 def grant_form():  # type: ignore[no-untyped-def]
     """Grant or revoke (``level=none``) a group's access to a collection."""
-    level = request.form.get("level", "read")
-    return _form_action(lambda db: op_grant(db, request.form.get("collection", ""),
-                                            request.form.get("group", ""),
-                                            None if level == "none" else level), "access changed")
+    form, error = parse_form(GrantForm)
+    if form is None:
+        return _render(error=error, status=422)
+    level = None if form.level == "none" else form.level
+    return _form_action(lambda db: op_grant(db, form.collection, form.group, level),
+                        "access changed")
 
 
 @bp.get("/<any(audit, evidence):kind>.<any(csv, json):fmt>")
@@ -237,61 +261,70 @@ def _json_op(fn: Any) -> Any:
         abort(400, str(exc))
 
 
-@api.get("/users")
-@admin_required
+@api.before_request
+def _admins_only() -> None:
+    """Every route of the admin API is for admins (checked before the body is validated)."""
+    if not account().is_admin:
+        abort(403, "Only administrators can do this.")
+
+
+@api.get("/users", responses={200: UsersOut})
 def users_api():  # type: ignore[no-untyped-def]
     """All users with role, source, groups and status."""
     with _services().stack.sessions() as db:
-        return jsonify(users=[user_json(db, u)
-                              for u in db.scalars(select(User).order_by(User.username))])
+        return reply(UsersOut(users=[user_json(db, u) for u in
+                                     db.scalars(select(User).order_by(User.username))]))
 
 
-@api.post("/users")
-@admin_required
-def create_user_api():  # type: ignore[no-untyped-def]
+@api.post("/users", responses={201: UserOut})
+def create_user_api(body: UserCreate):  # type: ignore[no-untyped-def]
     """Create a local user: ``{"username", "password", "role", "groups"}``."""
-    body = parse_body(UserCreate).model_dump()
-    return _json_op(lambda db: jsonify(user_json(db, op_create_user(db, body)))), 201
+    data = body.model_dump()
+    return _json_op(lambda db: reply(UserOut(**user_json(db, op_create_user(db, data))), 201))
 
 
-@api.patch("/users/<username>")
-@admin_required
-def update_user_api(username: str):  # type: ignore[no-untyped-def]
+@api.patch("/users/<username>", responses={200: UserOut})
+def update_user_api(path: UserPath, body: UserUpdate):  # type: ignore[no-untyped-def]
     """Change ``role``, ``disabled``, ``groups`` or ``password`` of a user."""
-    body = parse_body(UserUpdate).model_dump(exclude_unset=True, exclude_none=True)
-    return _json_op(lambda db: jsonify(user_json(db, op_update_user(db, username, body))))
+    data = body.model_dump(exclude_unset=True, exclude_none=True)
+    return _json_op(lambda db: reply(UserOut(**user_json(db, op_update_user(db, path.username,
+                                                                             data)))))
 
 
-@api.get("/collections/<name>/grants")
-@admin_required
-def grants_api(name: str):  # type: ignore[no-untyped-def]
+@api.get("/collections/<name>/grants", responses={200: GrantsOut})
+def grants_api(path: CollectionPath):  # type: ignore[no-untyped-def]
     """``{group: level}`` of a collection."""
     with _services().stack.sessions() as db:
-        coll = get_collection(db, name)
+        coll = get_collection(db, path.name)
         if coll is None:
-            abort(404, f"no collection named {name!r}")
-        return jsonify(collection=name, grants=collection_grants(db, coll.id))
+            abort(404, f"no collection named {path.name!r}")
+        return reply(GrantsOut(collection=path.name, grants=collection_grants(db, coll.id)))
 
 
-@api.put("/collections/<name>/grants/<group>")
-@admin_required
-def put_grant_api(name: str, group: str):  # type: ignore[no-untyped-def]
+@api.put("/collections/<name>/grants/<group>", responses={200: GrantOut})
+def put_grant_api(path: GrantPath, body: GrantBody):  # type: ignore[no-untyped-def]
     """Grant ``{"level": "read"|"manage"}`` to a group (effective on the next request)."""
-    level = parse_body(GrantBody).level
-    _json_op(lambda db: op_grant(db, name, group, level))
-    return jsonify(collection=name, group=group, level=level)
+    _json_op(lambda db: op_grant(db, path.name, path.group, body.level))
+    return reply(GrantOut(collection=path.name, group=path.group, level=body.level))
 
 
-@api.delete("/collections/<name>/grants/<group>")
-@admin_required
-def delete_grant_api(name: str, group: str):  # type: ignore[no-untyped-def]
+@api.delete("/collections/<name>/grants/<group>", responses={204: None})
+def delete_grant_api(path: GrantPath):  # type: ignore[no-untyped-def]
     """Revoke a group's grant (effective on the next request)."""
-    _json_op(lambda db: op_grant(db, name, group, None))
+    _json_op(lambda db: op_grant(db, path.name, path.group, None))
     return "", 204
 
 
-@api.get("/<any(audit, evidence):kind>")
-@admin_required
-def export_api(kind: str):  # type: ignore[no-untyped-def]
+_EXPORT = {
+    "description": "The records, newest first: a JSON array of objects, or CSV with "
+                   "``?format=csv``.",
+    "content": {"application/json": {"schema": {"type": "array",
+                                                "items": {"type": "object"}}},
+                "text/csv": {"schema": {"type": "string"}}},
+}
+
+
+@api.get("/<any(audit, evidence):kind>", responses={200: _EXPORT})
+def export_api(path: ExportPath, query: ExportQuery):  # type: ignore[no-untyped-def]
     """The audit log or answer evidence as JSON (``?format=csv`` for CSV)."""
-    return _export(kind, parse_query(ExportQuery).format)
+    return _export(path.kind, query.format)

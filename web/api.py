@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask import Response, abort, current_app, request, stream_with_context
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 
@@ -28,20 +28,44 @@ from web.auth.guards import (
 )
 from web.auth.models import AnswerRecord, Conversation
 from web.auth.session import client_ip
+from web.contract import API_PREFIX, api_blueprint, content, reply
 from web.schemas import (
+    AnswerOut,
     AskBody,
+    ChunkOut,
+    ChunkPath,
     CollectionCreate,
+    CollectionCreated,
+    CollectionDocumentPath,
+    CollectionOut,
+    CollectionPath,
+    CollectionsOut,
+    ConversationOut,
+    ConversationPath,
+    ConversationsOut,
+    ConversationSummary,
+    DocumentDetail,
+    DocumentOut,
+    DocumentPath,
+    DocumentsOut,
     Filters,
     GroupName,
     RestrictionsBody,
+    RestrictionsOut,
     SearchBody,
+    SearchOut,
     SearchQuery,
+    TurnOut,
+    UploadQuery,
+    UploadQueued,
+    UploadResults,
 )
 from web.services import EnclaveServices
 from web.uploads import display_name, queue_uploads
-from web.validation import field_error, parse_body, parse_query
+from web.validation import field_error
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = api_blueprint("api", __name__, API_PREFIX, "library",
+                   "Collections, documents, passages, search, answers and conversations.")
 
 
 def _services() -> EnclaveServices:
@@ -57,7 +81,7 @@ def _k(k: int | None) -> int | None:
 
 
 def document_json(doc: Document, chunks: int) -> dict[str, Any]:
-    """A document's public fields."""
+    """A document's public fields (:class:`DocumentOut`)."""
     return {
         "id": doc.id, "name": doc.name, "file_type": doc.file_type, "version": doc.version,
         "status": doc.status, "error": doc.error, "chunks": chunks, "size_bytes": doc.size_bytes,
@@ -78,7 +102,7 @@ def chunk_counts(session: Any, collection_id: int) -> dict[int, int]:
     return {doc_id: n for doc_id, n in rows}
 
 
-@bp.get("/collections")
+@bp.get("/collections", responses={200: CollectionsOut})
 def collections():  # type: ignore[no-untyped-def]
     """The collections you can read, with the documents you can see in each."""
     user = account()
@@ -89,24 +113,23 @@ def collections():  # type: ignore[no-untyped-def]
                                     .order_by(Collection.name)):
             docs = visible_documents(session, coll)
             counts = chunk_counts(session, coll.id)
-            out.append({
-                "name": coll.name,
-                "documents": sum(d.status == "ready" for d in docs),
-                "failed": sum(d.status == "failed" for d in docs),
-                "chunks": sum(counts.get(d.id, 0) for d in docs),
-                "can_manage": can_manage(session, coll.id, user),
-            })
-    return jsonify(collections=out)
+            out.append(CollectionOut(
+                name=coll.name,
+                documents=sum(d.status == "ready" for d in docs),
+                failed=sum(d.status == "failed" for d in docs),
+                chunks=sum(counts.get(d.id, 0) for d in docs),
+                can_manage=can_manage(session, coll.id, user),
+            ))
+    return reply(CollectionsOut(collections=out))
 
 
-@bp.post("/collections")
+@bp.post("/collections", responses={201: CollectionCreated})
 @admin_required
-def create_collection():  # type: ignore[no-untyped-def]
-    """Create a collection: ``{"name": ...}`` (admins; grant it to groups afterwards)."""
-    name = parse_body(CollectionCreate).name
-    _services().ingestor.create_collection(name)
-    audit_event("collection.create", name)
-    return jsonify(name=name), 201
+def create_collection(body: CollectionCreate):  # type: ignore[no-untyped-def]
+    """Create a collection (admins; grant it to groups afterwards)."""
+    _services().ingestor.create_collection(body.name)
+    audit_event("collection.create", body.name)
+    return reply(CollectionCreated(name=body.name), 201)
 
 
 def audit_event(action: str, target: str, outcome: str = "ok", **detail: Any) -> None:
@@ -117,14 +140,15 @@ def audit_event(action: str, target: str, outcome: str = "ok", **detail: Any) ->
         session.commit()
 
 
-@bp.get("/collections/<name>/documents")
-def documents(name: str):  # type: ignore[no-untyped-def]
+@bp.get("/collections/<name>/documents", responses={200: DocumentsOut})
+def documents(path: CollectionPath):  # type: ignore[no-untyped-def]
     """Documents of a collection you can see (failed ones, for its managers, carry their error)."""
     with _services().stack.sessions() as session:
-        coll = readable_collection(session, name)
+        coll = readable_collection(session, path.name)
         counts = chunk_counts(session, coll.id)
-        docs = [document_json(d, counts.get(d.id, 0)) for d in visible_documents(session, coll)]
-    return jsonify(collection=name, documents=docs)
+        docs = [DocumentOut(**document_json(d, counts.get(d.id, 0)))
+                for d in visible_documents(session, coll)]
+    return reply(DocumentsOut(collection=path.name, documents=docs))
 
 
 _GROUP_NAMES = TypeAdapter(list[GroupName])
@@ -205,14 +229,39 @@ def queue_upload_job(
     return job_id, rejected
 
 
-@bp.post("/collections/<name>/documents")
-def upload(name: str):  # type: ignore[no-untyped-def]
+_UPLOAD_FORM = {
+    "required": True,
+    "content": {"multipart/form-data": {
+        "schema": {
+            "type": "object", "required": ["files"],
+            "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                          "description": "The files (PDF, DOCX, PPTX, XLSX, HTML, MD, TXT, EML)."},
+                "restrict_to": {"type": "array", "items": {"type": "string"},
+                                "description": "Groups every uploaded document is narrowed to."},
+            },
+        },
+    }},
+}
+
+
+@bp.post("/collections/<name>/documents", openapi_extensions={"requestBody": _UPLOAD_FORM},
+         responses={
+             201: UploadResults, 202: UploadQueued,
+             422: content(bp, "Every file was refused or failed (or a field is not valid).",
+                          others={"application/json": {"anyOf": [
+                              {"$ref": "#/components/schemas/UploadQueued"},
+                              {"$ref": "#/components/schemas/UploadResults"},
+                              {"$ref": "#/components/schemas/ErrorOut"}]}}),
+         })
+def upload(path: CollectionPath, query: UploadQuery):  # type: ignore[no-untyped-def]
     """Upload files (multipart field ``files``) as an ingest job.
 
     Returns 202 with the job at once (poll ``GET /api/v1/jobs/<id>``); with ``?wait=1`` it
     waits for the job and returns one result per file (201, or 422 if every file failed).
     Unsupported types are refused up front and listed in ``rejected``.
     """
+    name = path.name
     hidden = prepare_upload(name)
     files = request.files.getlist("files") or request.files.getlist("file")
     if not files:
@@ -223,21 +272,25 @@ def upload(name: str):  # type: ignore[no-untyped-def]
     except ValueError as exc:
         field_error("restrict_to", str(exc))
     job_id, rejected = queue_upload_job(name, files, restrict, hidden)
-    if request.args.get("wait") not in ("1", "true", "yes"):
+    if query.wait not in ("1", "true", "yes"):
         job = services.jobs.get(job_id) if job_id is not None else None
-        return jsonify(collection=name, job=job, rejected=rejected), 202 if job else 422
+        return reply(UploadQueued(collection=name, job=job, rejected=rejected),
+                     202 if job else 422)
     done = services.jobs.wait(job_id) if job_id is not None else {"files": []}
     results = [
         {k: f[k] for k in ("name", "status", "document_id", "version", "chunks", "error")}
         for f in done["files"]
     ] + rejected
     ok = any(r["status"] != "failed" for r in results)
-    return jsonify(collection=name, job_id=job_id, results=results), 201 if ok else 422
+    return reply(UploadResults(collection=name, job_id=job_id, results=results),
+                 201 if ok else 422)
 
 
-@bp.delete("/collections/<name>/documents/<int:document_id>")
-def delete_document(name: str, document_id: int):  # type: ignore[no-untyped-def]
+@bp.delete("/collections/<name>/documents/<int:document_id>",
+           responses={204: None})
+def delete_document(path: CollectionDocumentPath):  # type: ignore[no-untyped-def]
     """Delete a document with its chunks and vectors (managers of the collection)."""
+    name, document_id = path.name, path.document_id
     with _services().stack.sessions() as session:
         doc = managed_document(session, name, document_id)
         doc_name, version = doc.name, doc.version
@@ -248,32 +301,36 @@ def delete_document(name: str, document_id: int):  # type: ignore[no-untyped-def
     return "", 204
 
 
-@bp.get("/documents/<int:document_id>")
-def document(document_id: int):  # type: ignore[no-untyped-def]
+@bp.get("/documents/<int:document_id>", responses={200: DocumentDetail})
+def document(path: DocumentPath):  # type: ignore[no-untyped-def]
     """One document's fields (and its restriction groups, for the collection's managers)."""
     with _services().stack.sessions() as session:
-        doc = readable_document(session, document_id)
+        doc = readable_document(session, path.document_id)
         chunks = session.scalar(select(func.count(Chunk.id)).where(Chunk.document_id == doc.id))
-        out = document_json(doc, chunks or 0)
-        out["collection"] = doc.collection.name
-        if can_manage(session, doc.collection_id, account()):
-            out["restricted_to"] = sorted(document_restrictions(session, doc.id))
-    return jsonify(out)
+        restricted = (sorted(document_restrictions(session, doc.id))
+                      if can_manage(session, doc.collection_id, account()) else None)
+        out = DocumentDetail(**document_json(doc, chunks or 0), collection=doc.collection.name,
+                             restricted_to=restricted)
+    return reply(out)
 
 
-@bp.get("/documents/<int:document_id>/file")
-def document_file(document_id: int):  # type: ignore[no-untyped-def]
+@bp.get("/documents/<int:document_id>/file", responses={
+    200: {"description": "The original file, as a download.",
+          "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                              "format": "binary"}}}}})
+def document_file(path: DocumentPath):  # type: ignore[no-untyped-def]
     """The uploaded original, always as a download (never rendered by the browser)."""
     from flask import send_file
 
+    document_id = path.document_id
     with _services().stack.sessions() as session:
         doc = readable_document(session, document_id)
         name, storage = doc.name, doc.storage_name
     root = _services().settings.uploads_dir.resolve()
-    path = (root / storage).resolve() if storage else None
-    if path is None or path.parent != root or not path.is_file():
+    file = (root / storage).resolve() if storage else None
+    if file is None or file.parent != root or not file.is_file():
         abort(404, f"document {document_id} has no stored original (ingested from the command line)")
-    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+    response = send_file(file, mimetype="application/octet-stream", as_attachment=True,
                          download_name=name, max_age=0)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -301,29 +358,29 @@ def apply_restriction(document_id: int, groups: tuple[str, ...]) -> str:
     return coll_name
 
 
-@bp.put("/documents/<int:document_id>/restrictions")
-def set_restrictions(document_id: int):  # type: ignore[no-untyped-def]
+@bp.put("/documents/<int:document_id>/restrictions", responses={200: RestrictionsOut})
+def set_restrictions(path: DocumentPath, body: RestrictionsBody):  # type: ignore[no-untyped-def]
     """Narrow a document to groups: ``{"groups": [...]}``; an empty list lifts the restriction.
 
-    Managers of the document's collection only; takes effect on the next search.
+    Managers of the document's collection only; takes effect on the next search. The whole
+    body is validated before anything changes: a malformed body changes nothing.
     """
-    body = parse_body(RestrictionsBody)  # the whole body is valid, or nothing changes
     try:
         groups = existing_groups([g.strip() for g in body.groups])
     except UnknownGroupsError as exc:
         field_error("groups", str(exc))
-    apply_restriction(document_id, groups)
-    return jsonify(document_id=document_id, restricted_to=list(groups))
+    apply_restriction(path.document_id, groups)
+    return reply(RestrictionsOut(document_id=path.document_id, restricted_to=list(groups)))
 
 
-@bp.get("/chunks/<int:chunk_id>")
-def chunk(chunk_id: int):  # type: ignore[no-untyped-def]
+@bp.get("/chunks/<int:chunk_id>", responses={200: ChunkOut})
+def chunk(path: ChunkPath):  # type: ignore[no-untyped-def]
     """One passage with its document, if you may read the document (404 otherwise)."""
     with _services().stack.sessions() as session:
-        row, doc = readable_chunk(session, chunk_id)
-        return jsonify(id=row.id, document_id=doc.id, document=doc.name,
-                       collection=doc.collection.name, version=doc.version, page=row.page,
-                       heading_path=row.heading_path, text=row.text)
+        row, doc = readable_chunk(session, path.chunk_id)
+        return reply(ChunkOut(id=row.id, document_id=doc.id, document=doc.name,
+                              collection=doc.collection.name, version=doc.version,
+                              page=row.page, heading_path=row.heading_path, text=row.text))
 
 
 def _filters(raw: Filters | None) -> SearchFilter | None:
@@ -338,15 +395,7 @@ def _filters(raw: Filters | None) -> SearchFilter | None:
     )
 
 
-@bp.route("/search", methods=["GET", "POST"])
-def search():  # type: ignore[no-untyped-def]
-    """Top-k passages: ``{"query", "collection", "k", "filters"}`` (GET: no filters)."""
-    if request.method == "GET":
-        q = parse_query(SearchQuery)
-        query, collection, k, filters = q.query, q.collection, q.k, None
-    else:
-        body = parse_body(SearchBody)
-        query, collection, k, filters = body.query, body.collection, body.k, body.filters
+def _search(query: str, collection: str, k: int | None, filters: Filters | None) -> Response:
     k = _k(k)
     with _services().stack.sessions() as session:
         readable_collection(session, collection)
@@ -355,7 +404,19 @@ def search():  # type: ignore[no-untyped-def]
                                                   principal=account().principal)
     except UnknownCollectionError:
         abort(404, f"no collection named {collection!r}")
-    return jsonify(query=query, collection=collection, hits=[h.to_dict() for h in hits])
+    return reply(SearchOut(query=query, collection=collection, hits=[h.to_dict() for h in hits]))
+
+
+@bp.get("/search", responses={200: SearchOut})
+def search(query: SearchQuery):  # type: ignore[no-untyped-def]
+    """Top-k passages of a collection (``?query=&collection=&k=``; POST for filters)."""
+    return _search(query.query, query.collection, query.k, None)
+
+
+@bp.post("/search", responses={200: SearchOut})
+def search_post(body: SearchBody):  # type: ignore[no-untyped-def]
+    """Top-k passages of a collection, optionally narrowed by ``filters``."""
+    return _search(body.query, body.collection, body.k, body.filters)
 
 
 def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
@@ -384,16 +445,18 @@ def _conversation(session: Any, conv_id: int | None, collection: str, question: 
     return conv
 
 
-@bp.post("/ask")
-def ask():  # type: ignore[no-untyped-def]
-    """Answer a question: ``{"question", "collection", "k", "stream", "conversation_id"}``.
+@bp.post("/ask", responses={200: content(
+    bp, "The answer (JSON), or with ``stream`` server-sent events: ``sources``, ``token``..., "
+    "``done`` (the answer as in the JSON reply).", AnswerOut,
+    {"text/event-stream": {"type": "string"}})})
+def ask(body: AskBody):  # type: ignore[no-untyped-def]
+    """Answer a question about a collection, with citations.
 
     With ``"stream": true`` (or ``Accept: text/event-stream``) the reply is server-sent
     events: ``sources``, ``token``..., ``done`` (the full answer with citations). Only the
     passages of documents you may read are retrieved. Every answer is kept as an evidence
     record (``evidence_id`` and ``conversation_id`` in the ``done`` event).
     """
-    body = parse_body(AskBody)
     question, collection, k = body.question, body.collection, _k(body.k)
     services = _services()
     user = account()
@@ -438,34 +501,35 @@ def ask():  # type: ignore[no-untyped-def]
         )
     done = [e for e in all_events() if e["event"] == "done"][-1]
     done.pop("event")
-    return jsonify(done)
+    return reply(AnswerOut(**done))
 
 
 HIDDEN_ANSWER = "(hidden: this answer cites a document you can no longer read)"
 
 
-def _turn_json(rec: AnswerRecord) -> dict[str, Any]:
-    return {"id": rec.id, "at": rec.at.isoformat() + "Z", "question": rec.question,
-            "answer": rec.answer, "abstained": rec.abstained, "mode": rec.mode,
-            "model": rec.model_name, "cited": json.loads(rec.cited)}
+def _turn(rec: AnswerRecord) -> TurnOut:
+    return TurnOut(id=rec.id, at=rec.at.isoformat() + "Z", question=rec.question,
+                   answer=rec.answer, abstained=rec.abstained, mode=rec.mode,
+                   model=rec.model_name, cited=json.loads(rec.cited))
 
 
-@bp.get("/conversations")
+@bp.get("/conversations", responses={200: ConversationsOut})
 def conversations():  # type: ignore[no-untyped-def]
     """Your conversations, newest first."""
     user = account()
     with _services().stack.sessions() as session:
         rows = session.scalars(select(Conversation).where(Conversation.user_id == user.id)
                                .order_by(Conversation.id.desc()).limit(200))
-        out = [{"id": c.id, "collection": c.collection, "title": c.title,
-                "created_at": c.created_at.isoformat() + "Z"} for c in rows]
-    return jsonify(conversations=out)
+        out = [ConversationSummary(id=c.id, collection=c.collection, title=c.title,
+                                   created_at=c.created_at.isoformat() + "Z") for c in rows]
+    return reply(ConversationsOut(conversations=out))
 
 
-@bp.get("/conversations/<int:conversation_id>")
-def conversation(conversation_id: int):  # type: ignore[no-untyped-def]
+@bp.get("/conversations/<int:conversation_id>", responses={200: ConversationOut})
+def conversation(path: ConversationPath):  # type: ignore[no-untyped-def]
     """One of your conversations with its questions and answers (404 for anyone else's)."""
     user = account()
+    conversation_id = path.conversation_id
     with _services().stack.sessions() as session:
         conv = session.get(Conversation, conversation_id)
         if conv is None or conv.user_id != user.id:
@@ -476,10 +540,11 @@ def conversation(conversation_id: int):  # type: ignore[no-untyped-def]
         coll = get_collection(session, conv.collection)
         allowed = allowed_document_ids(session, coll.id, user.principal) if coll else set()
         out = []
-        for turn in turns:
-            item = _turn_json(turn)
-            if any(c.get("document_id") not in allowed for c in item["cited"]):
+        for row in turns:
+            turn = _turn(row)
+            if any(c.get("document_id") not in allowed for c in turn.cited):
                 # Access was revoked since: the history must not keep showing it.
-                item.update(answer=HIDDEN_ANSWER, cited=[])
-            out.append(item)
-        return jsonify(id=conv.id, collection=conv.collection, title=conv.title, turns=out)
+                turn = turn.model_copy(update={"answer": HIDDEN_ANSWER, "cited": []})
+            out.append(turn)
+        return reply(ConversationOut(id=conv.id, collection=conv.collection, title=conv.title,
+                                     turns=out))

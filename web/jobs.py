@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import abort, current_app, g
 
 from retrieval.catalog import get_collection
 from web.auth import audit
 from web.auth.guards import account, can_manage
 from web.auth.session import client_ip
+from web.contract import API_PREFIX, api_blueprint, reply
+from web.schemas import ErrorOut, JobOut, JobPath, JobsOut, JobsQuery
 
-bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+bp = api_blueprint("jobs", __name__, API_PREFIX + "/jobs", "jobs",
+                   "Ingest jobs: progress, cancel, retry (managers of the collection).")
 
 
 def _services() -> Any:
@@ -60,35 +63,37 @@ def _audit(action: str, job_id: int, **detail: Any) -> None:
         session.commit()
 
 
-@bp.get("")
-def list_jobs():  # type: ignore[no-untyped-def]
+@bp.get("", responses={200: JobsOut})
+def list_jobs(query: JobsQuery):  # type: ignore[no-untyped-def]
     """Recent jobs of the collections you manage (``?collection=`` narrows), newest first."""
-    jobs = _services().jobs.list(request.args.get("collection") or None)
-    return jsonify(jobs=[j for j in jobs if visible_job(j)])
+    jobs = _services().jobs.list(query.collection or None)
+    return reply(JobsOut(jobs=[j for j in jobs if visible_job(j)]))
 
 
-@bp.get("/<int:job_id>")
-def get_job(job_id: int):  # type: ignore[no-untyped-def]
+@bp.get("/<int:job_id>", responses={200: JobOut})
+def get_job(path: JobPath):  # type: ignore[no-untyped-def]
     """One job with per-file status, stage, counts and failure reasons."""
-    return jsonify(_job(job_id))
+    return reply(JobOut(**_job(path.job_id)))
 
 
-@bp.post("/<int:job_id>/cancel")
-def cancel(job_id: int):  # type: ignore[no-untyped-def]
+@bp.post("/<int:job_id>/cancel", responses={200: JobOut})
+def cancel(path: JobPath):  # type: ignore[no-untyped-def]
     """Stop a queued or running job; files already committed stay ingested."""
+    job_id = path.job_id
     _job(job_id)
     if not _services().jobs.cancel(job_id):
         abort(404, f"no job {job_id}")
     _audit("job.cancel", job_id)
-    return jsonify(_services().jobs.get(job_id))
+    return reply(JobOut(**_services().jobs.get(job_id)))
 
 
-@bp.post("/<int:job_id>/retry")
-def retry(job_id: int):  # type: ignore[no-untyped-def]
+@bp.post("/<int:job_id>/retry", responses={202: JobOut, 409: ErrorOut})
+def retry(path: JobPath):  # type: ignore[no-untyped-def]
     """Queue the failed and cancelled files of a job again, as a new job."""
+    job_id = path.job_id
     _job(job_id)
     new_id = _services().jobs.retry_failed(job_id)
     if new_id is None:
         abort(409, "this job has no failed or cancelled files to retry")
     _audit("job.retry", job_id, new_job=new_id)
-    return jsonify(_services().jobs.get(new_id)), 202
+    return reply(JobOut(**_services().jobs.get(new_id)), 202)

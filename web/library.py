@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from ingest.pipeline import validate_collection_name
 from retrieval.acl import (
     GRANT_LEVELS,
     Group,
@@ -34,6 +33,8 @@ from web.auth.guards import (
     visible_documents,
 )
 from web.jobs import visible_job
+from web.schemas import CollectionForm, RestrictForm
+from web.validation import parse_form
 
 bp = Blueprint("library", __name__, url_prefix="/collections")
 
@@ -60,11 +61,10 @@ def index():  # type: ignore[no-untyped-def]
 @admin_required
 def create():  # type: ignore[no-untyped-def]
     """Create a collection from the form (admins)."""
-    name = request.form.get("name", "").strip()
-    try:
-        validate_collection_name(name)
-    except ValueError as exc:
-        return render_template("collections.html", collections=_rows(), error=str(exc)), 400
+    form, error = parse_form(CollectionForm)
+    if form is None:
+        return render_template("collections.html", collections=_rows(), error=error), 422
+    name = form.name
     _services().ingestor.create_collection(name)
     audit_event("collection.create", name)
     return redirect(url_for("library.collection", name=name))
@@ -121,11 +121,12 @@ def restrict(name: str, document_id: int):  # type: ignore[no-untyped-def]
     """Set who may read a document (comma-separated groups; empty: the whole collection)."""
     with _services().stack.sessions() as session:
         managed_document(session, name, document_id)
-    if "groups" not in request.form:  # a form without the field must not lift anything
-        return _render_collection(name, error="The form has no 'groups' field (comma-separated "
-                                  "groups; send it empty to lift the restriction).", status=422)
+    form, error = parse_form(RestrictForm)  # a form without ``groups`` must not lift anything
+    if form is None:
+        return _render_collection(name, error=f"{error} (comma-separated groups; send it empty "
+                                  "to lift the restriction)", status=422)
     try:
-        groups = restriction_groups(request.form["groups"])
+        groups = restriction_groups(form.groups)
     except ValueError as exc:  # the restriction is left as it was
         return _render_collection(name, error=str(exc), status=422)
     apply_restriction(document_id, groups)

@@ -8,8 +8,9 @@
   ``Content-Type: application/json`` (415).
 - Integer path segments (``<int:...>``) match only 1..2**63-1: an id out of range answers
   the same 404 as an unknown id instead of overflowing in the database driver.
-- Schema errors (flask-openapi3 + the pydantic models of :mod:`web.schemas`) answer 422 with
-  the envelope of :class:`web.schemas.ErrorOut`, naming each offending field.
+- Schema errors (flask-openapi3 validates each view's ``body``/``query``/``path`` argument
+  against the pydantic models of :mod:`web.schemas`) answer 422 with the envelope of
+  :class:`web.schemas.ErrorOut`, naming each offending field (:func:`validation_error_response`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import math
 import re
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from ingest.pipeline import COLLECTION_NAME_RE, validate_collection_name
@@ -78,9 +80,15 @@ def json_depth(data: bytes) -> int:
     return deepest
 
 
-def _guard_json_body(max_bytes: int, max_depth: int) -> Any:
-    """``before_request``: decode an API request's JSON body strictly, or refuse it."""
-    if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+def _guard_api_request(max_bytes: int, max_depth: int) -> Any:
+    """``before_request``: one value per query parameter; the JSON body decoded strictly."""
+    if not request.path.startswith("/api/"):
+        return None
+    repeated = [key for key, values in request.args.lists() if len(values) > 1]
+    if repeated:  # every query parameter of the API is a single value
+        abort(_envelope([FieldError(field=key, message="given more than once; send one value",
+                                    type="query_repeated") for key in repeated]))
+    if request.method not in BODY_METHODS:
         return None
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded") and \
             request.path.endswith("/documents"):
@@ -99,13 +107,12 @@ def _guard_json_body(max_bytes: int, max_depth: int) -> Any:
     if depth > max_depth:
         abort(400, f"The JSON body is nested {depth} levels deep; at most {max_depth} are "
               "allowed (web.max_json_depth).")
-    try:
-        body = current_app.json.loads(data)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, non-finite numbers
-        abort(400, f"The request body is not valid JSON: {_short(exc)}")
+    try:  # decoded once: Flask keeps the result for the view's schema (request.get_json)
+        body = request.get_json(cache=True)
+    except BadRequest as exc:  # JSONDecodeError, UnicodeDecodeError, non-finite numbers
+        abort(400, f"The request body is not valid JSON: {_short(exc.__cause__ or exc)}")
     if not isinstance(body, dict):
         abort(400, f"The request body must be a JSON object, not {_json_kind(body)}.")
-    g.json_body = body  # decoded once; read by parse_body
     return None
 
 
@@ -169,24 +176,21 @@ def init_app(app: Flask, max_json_kb: int, max_json_depth: int) -> None:
     """Install the strict JSON decoder and the body guard (after the login check)."""
     app.json = StrictJSONProvider(app)
     max_bytes = max_json_kb * 1024
-    app.before_request(lambda: _guard_json_body(max_bytes, max_json_depth))
+    app.before_request(lambda: _guard_api_request(max_bytes, max_json_depth))
 
 
-def parse_body(model: type[M]) -> M:
-    """The request's JSON body validated against ``model`` (422 envelope on any error).
+def form_errors(exc: ValidationError) -> str:
+    """One readable line naming each offending form field."""
+    return "; ".join(f"{_field_name(tuple(err['loc'])) or 'form'}: {_message(err)}"
+                     for err in exc.errors(include_url=False))
 
-    The body was decoded strictly, once, by the guard; an absent body validates as ``null``,
-    which every object schema refuses.
+
+def parse_form(model: type[M]) -> tuple[M | None, str | None]:
+    """The posted HTML form validated against ``model``: ``(form, None)`` or ``(None, why)``.
+
+    Views show ``why`` on the page (422) and change nothing.
     """
     try:
-        return model.model_validate(g.get("json_body"))
+        return model.model_validate(request.form.to_dict()), None
     except ValidationError as exc:
-        abort(validation_error_response(exc))
-
-
-def parse_query(model: type[M]) -> M:
-    """The query string validated against ``model`` (422 envelope on any error)."""
-    try:
-        return model.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        abort(validation_error_response(exc))
+        return None, f"The form is not valid: {form_errors(exc)}"

@@ -226,13 +226,19 @@ TABLE: dict[tuple[str, str], Route] = {
                                 READ_HB),
     ("api.search", "GET"): Route(
         lambda w, p: _get("/api/v1/search?query=meal+allowance&collection=handbook"), READ_HB),
-    ("api.search", "POST"): Route(lambda w, p: {
+    ("api.search_post", "POST"): Route(lambda w, p: {
         "path": "/api/v1/search", "method": "POST",
         "json": {"query": "meal allowance", "collection": "handbook"}}, READ_HB),
     ("api.ask", "POST"): Route(lambda w, p: {
         "path": "/api/v1/ask", "method": "POST",
         "json": {"question": "What is the daily meal allowance?", "collection": "handbook"}},
         READ_HB),
+    # The API's document and reference page: like every /api/ path, a session or a token.
+    ("apidocs_api.openapi_document", "GET"): Route(lambda w, p: _get("/api/v1/openapi.json"),
+                                                   LOGGED, LOGGED),
+    ("apidocs.reference", "GET"): Route(lambda w, p: _get("/api/v1/docs"), LOGGED, LOGGED),
+    ("apidocs.static", "GET"): Route(
+        lambda w, p: _get("/api/v1/docs/assets/css/swagger-ui.css"), LOGGED, LOGGED),
     ("api.conversations", "GET"): Route(lambda w, p: _get("/api/v1/conversations"), LOGGED),
     ("api.conversation", "GET"): Route(
         lambda w, p: _get(f"/api/v1/conversations/{w.conversation(R)}"), frozenset({R})),

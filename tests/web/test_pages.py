@@ -67,7 +67,7 @@ def test_collections_page_lists_handbook(client) -> None:  # type: ignore[no-unt
 
 def test_collections_page_create_with_bad_name(client) -> None:  # type: ignore[no-untyped-def]
     resp = client.post("/collections/", data={"name": "../x"})
-    assert resp.status_code == 400
+    assert resp.status_code == 422
     assert "invalid collection name" in resp.get_data(as_text=True)
     ok = client.post("/collections/", data={"name": "projects"})
     assert ok.status_code == 302 and ok.headers["Location"].endswith("/collections/projects")

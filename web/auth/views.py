@@ -26,6 +26,8 @@ from web.auth.accounts import (
 from web.auth.guards import account, session_only
 from web.auth.models import User
 from web.auth.session import client_ip, end_session, start_session
+from web.schemas import LoginForm, PasswordForm, TokenForm
+from web.validation import parse_form
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -89,8 +91,10 @@ def login():  # type: ignore[no-untyped-def]
     next_url = _safe_next(request.args.get("next") or request.form.get("next"))
     if request.method == "GET":
         return render_template("login.html", error=None, next=next_url, username="")
-    username = request.form.get("username", "").strip()
-    password = request.form.get("password", "")
+    form, error = parse_form(LoginForm)
+    if form is None:  # nothing is checked against the accounts (a 10 MB password is not hashed)
+        return render_template("login.html", error=error, next=next_url, username=""), 422
+    username, password = form.username, form.password
     throttle = current_app.extensions["enclave_throttle"]
     services = _services()
     with services.stack.sessions() as db:
@@ -157,16 +161,19 @@ def change_password():  # type: ignore[no-untyped-def]
     """Change your own password (needs the current one); other sessions end."""
     user = account()
     settings = _services().settings
+    form, error = parse_form(PasswordForm)
+    if form is None:
+        return _render_account(error=error, status=422)
     with _services().stack.sessions() as db:
         row = db.get(User, user.id)
         assert row is not None
-        if not verify_password(row, request.form.get("current", "")):
+        if not verify_password(row, form.current):
             audit.record(db, user.username, "password.change", user.username, outcome="failed",
                          ip=client_ip())
             db.commit()
             return _render_account(error="The current password is wrong.", status=400)
-        new = request.form.get("new", "")
-        if new != request.form.get("confirm", ""):
+        new = form.new
+        if new != form.confirm:
             return _render_account(error="The new passwords do not match.", status=400)
         try:
             set_password(db, row, new, settings.auth.min_password_length)
@@ -184,7 +191,10 @@ def change_password():  # type: ignore[no-untyped-def]
 def new_token():  # type: ignore[no-untyped-def]
     """Create an API token; its secret is shown once."""
     user = account()
-    name = request.form.get("name", "").strip() or "token"
+    form, error = parse_form(TokenForm)
+    if form is None:
+        return _render_account(error=error, status=422)
+    name = form.name or "token"
     with _services().stack.sessions() as db:
         row = db.get(User, user.id)
         assert row is not None
