@@ -54,6 +54,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.splits import split_for  # noqa: E402
+
 # --------------------------------------------------------------------------
 # Constants
 # --------------------------------------------------------------------------
@@ -540,6 +544,7 @@ class Question:
                 "gold": self.gold,
                 "answerable": self.answerable,
                 "section": self.section,
+                "split": split_for(self.id),
             },
             ensure_ascii=False,
         )
@@ -902,6 +907,8 @@ def write_readme(
         '| `gold` | whitespace-normalised answer text; `""` if unanswerable |',
         "| `answerable` | `true` / `false` |",
         '| `section` | FAQ section number (e.g. `"3.1.2"`); `null` if unanswerable |',
+        "| `split` | `tune` or `test` (`tune` when the SHA-1 of the id is even; "
+        "`bench/splits.py`) |",
         "",
         "The gold answer is the text of the question's section *before its first "
         "sub-section*. It is guaranteed (asserted by the build script) to occur "
