@@ -54,8 +54,9 @@ test-fast: venv  ## unit tests only (no models, no browser)
 lint: venv  ## ruff
 	$(VENV)/bin/ruff check .
 
-bench-retrieval: venv  ## retrieval evaluation harness on the Debian FAQ set
-	$(PY) bench/eval_retrieval.py
+BENCH_ARGS ?=
+bench-retrieval: venv  ## retrieval evaluation on every bench/data set, test split (BENCH_ARGS="--split tune --sets a,b")
+	$(PY) bench/eval_retrieval.py $(BENCH_ARGS)
 
 clean:  ## remove data (var/) — keeps .venv
 	rm -rf var

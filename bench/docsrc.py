@@ -418,16 +418,26 @@ _DOCX_DOC_RELS = (
 
 
 def _style(style_id: str, name: str, *, size: int, bold: bool = False, mono: bool = False,
-           outline: int | None = None, based: str | None = "Normal") -> str:
-    ppr = "<w:pPr><w:keepNext/><w:spacing w:before=\"240\" w:after=\"80\"/>" + (
-        f'<w:outlineLvl w:val="{outline}"/>' if outline is not None else "") + "</w:pPr>" \
-        if outline is not None or style_id == "Title" else (
-        '<w:pPr><w:spacing w:after="0"/><w:ind w:left="360"/></w:pPr>' if mono else "")
-    rpr = "<w:rPr>" + ('<w:rFonts w:ascii="Courier New" w:hAnsi="Courier New"/>' if mono else "") \
-        + ("<w:b/>" if bold else "") + f'<w:sz w:val="{size}"/></w:rPr>'
-    based_on = f'<w:basedOn w:val="{based}"/><w:next w:val="Normal"/>' if based else ""
+           outline: int | None = None) -> str:
+    """One paragraph style of ``styles.xml`` (sizes in half points)."""
+    if outline is not None or style_id == "Title":  # headings and the title
+        ppr = '<w:pPr><w:keepNext/><w:spacing w:before="240" w:after="80"/>'
+        if outline is not None:
+            ppr += f'<w:outlineLvl w:val="{outline}"/>'
+        ppr += "</w:pPr>"
+    elif mono:  # code: no space between lines, indented
+        ppr = '<w:pPr><w:spacing w:after="0"/><w:ind w:left="360"/></w:pPr>'
+    else:
+        ppr = ""
+    rpr = "<w:rPr>"
+    if mono:
+        rpr += '<w:rFonts w:ascii="Courier New" w:hAnsi="Courier New"/>'
+    if bold:
+        rpr += "<w:b/>"
+    rpr += f'<w:sz w:val="{size}"/></w:rPr>'
     return (f'<w:style w:type="paragraph" w:styleId="{style_id}"><w:name w:val="{name}"/>'
-            f'{based_on}<w:qFormat/>{ppr}{rpr}</w:style>')
+            f'<w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:qFormat/>{ppr}{rpr}'
+            "</w:style>")
 
 
 _DOCX_STYLES = (

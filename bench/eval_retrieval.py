@@ -1,10 +1,16 @@
-"""Retrieval evaluation: Enclave (its retrieval variants) vs. the plain LangChain recipe.
+"""Retrieval evaluation on every set: Enclave (its retrieval variants) vs. the plain LangChain
+recipe, per set and macro-averaged over sets.
 
-    python bench/eval_retrieval.py                       # Debian FAQ set, all variants
-    python bench/eval_retrieval.py --questions bench/data/debian_faq/questions-slice.jsonl
-    python bench/eval_retrieval.py --variants hybrid-rrf --no-baseline
+    python bench/eval_retrieval.py                        # every set, test split, all variants
+    python bench/eval_retrieval.py --split tune           # choose settings on the tune split
+    python bench/eval_retrieval.py --sets curl_faq,zsh_faq --variants default,dense
+    python bench/eval_retrieval.py --slice                # the regression slices (all splits)
+    python bench/eval_retrieval.py --corpus DIR --questions FILE.jsonl   # any folder
 
-Prints a table and writes JSON (default bench/results/retrieval-<set>.json).
+Sets are found under bench/data/*/questions.jsonl. Each set is ingested once per system
+(Enclave's real pipeline; the recipe with LangChain's loader for each format), then every
+question runs under every variant. Prints Markdown tables and writes JSON (default
+bench/results/retrieval-<split>[-slice].json).
 """
 
 from __future__ import annotations
@@ -12,21 +18,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.harness import (  # noqa: E402
-    abstention_table,
+    DATA_DIR,
+    FLOORS,
+    EvalSet,
+    SetResult,
+    discover_sets,
+    evaluate_set,
+    format_sweep,
     format_table,
-    load_questions,
-    run_enclave,
-    run_langchain_baseline,
-    score,
+    macro_average,
 )
 
-DATA = REPO / "bench" / "data" / "debian_faq"
 VARIANTS: dict[str, dict[str, object]] = {
     "default": {},  # config/settings.yaml as shipped
     "dense": {"mode": "dense"},
@@ -36,59 +45,100 @@ VARIANTS: dict[str, dict[str, object]] = {
     "hybrid-weighted-0.5": {"mode": "hybrid", "fusion": "weighted", "dense_weight": 0.5},
     "hybrid-mmr-0.7": {"mode": "hybrid", "fusion": "weighted", "mmr_lambda": 0.7},
 }
-FLOORS = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DATA / "corpus")
-    parser.add_argument("--questions", type=Path, default=DATA / "questions.jsonl")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
+    parser.add_argument("--data", type=Path, default=DATA_DIR,
+                        help="folder of sets (default bench/data)")
+    parser.add_argument("--sets", type=_csv, default=None,
+                        help="comma-separated set names (default: every set found)")
+    parser.add_argument("--split", choices=("tune", "test", "all"), default=None,
+                        help="questions to run (default: test; all with --slice)")
+    parser.add_argument("--slice", action="store_true",
+                        help="questions-slice.jsonl and, where a set has one, the documents of "
+                             "corpus-slice.txt only")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="evaluate this folder instead of the sets (with --questions)")
+    parser.add_argument("--questions", type=Path, default=None,
+                        help="questions JSON lines for --corpus")
+    parser.add_argument("--variants", type=_csv, default=list(VARIANTS),
                         help=f"comma-separated subset of {', '.join(VARIANTS)}")
     parser.add_argument("--no-baseline", action="store_true", help="skip the LangChain recipe")
-    parser.add_argument("--out", type=Path, default=None, help="JSON output file")
+    parser.add_argument("--no-enclave", action="store_true", help="run the recipe only")
     parser.add_argument("--chunk-tokens", type=int, default=None,
                         help="override chunking.max_tokens for Enclave")
+    parser.add_argument("--out", type=Path, default=None, help="JSON output file")
     args = parser.parse_args(argv)
 
-    questions = load_questions(args.questions)
-    names = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [n for n in names if n not in VARIANTS]
+    unknown = [n for n in args.variants if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants: {unknown}")
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    log(f"{len(questions)} questions ({sum(q.answerable for q in questions)} answerable)")
-
-    reports, info = [], {}
-    if not args.no_baseline:
-        base_runs, info["baseline"] = run_langchain_baseline(args.corpus, questions, progress=log)
-        reports.append(score("langchain-recipe", questions, base_runs))
+    split = args.split or ("all" if args.slice else "test")
+    if args.corpus or args.questions:
+        if not (args.corpus and args.questions):
+            parser.error("--corpus and --questions go together")
+        sets = [_adhoc_set(args.corpus, args.questions)]
+    else:
+        try:
+            sets = discover_sets(args.data, args.sets)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if not sets:
+            parser.error(f"no sets under {args.data}")
+    variants = {} if args.no_enclave else {n: VARIANTS[n] for n in args.variants}
     overrides = {"chunking": {"max_tokens": args.chunk_tokens}} if args.chunk_tokens else None
-    runs, info["enclave"] = run_enclave(args.corpus, questions,
-                                        {n: VARIANTS[n] for n in names}, overrides=overrides,
-                                        progress=log)
-    abstention = {}
-    for name, results in runs.items():
-        reports.append(score(f"enclave-{name}", questions, results))
-        abstention[name] = abstention_table(questions, results, FLOORS)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
-    print(format_table(reports))
-    for name, rows in abstention.items():
-        print(f"\nabstention by relevance floor (enclave-{name}): floor -> "
-              "share abstaining on answerable / unanswerable")
-        for row in rows:
-            print(f"  {row['floor']:.2f}: {row['abstain_answerable']:.2f} / "
-                  f"{row['abstain_unanswerable']:.2f}")
-    out = args.out or REPO / "bench" / "results" / f"retrieval-{args.questions.stem}.json"
+    started = time.time()
+    results: list[SetResult] = []
+    for evalset in sets:
+        res = evaluate_set(evalset, variants, split=split, slice_=args.slice,
+                           baseline=not args.no_baseline, overrides=overrides,
+                           floors=FLOORS, progress=log)
+        results.append(res)
+        _print_set(res)
+    macro = macro_average(results) if len(results) > 1 else []
+    if macro:
+        print(f"\n## Macro average over {len(results)} sets (split {split})\n")
+        print(format_table(macro))
+
+    out = args.out or REPO / "bench" / "results" / (
+        f"retrieval-{split}{'-slice' if args.slice else ''}"
+        + (f"-{sets[0].name}" if args.corpus else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "questions": str(args.questions.relative_to(REPO) if args.questions.is_relative_to(REPO)
-                         else args.questions),
-        "reports": [r.to_dict() for r in reports], "abstention": abstention, "info": info,
+        "split": split, "slice": args.slice, "variants": variants,
+        "sets": [r.to_dict() for r in results],
+        "macro": [r.to_dict() for r in macro],
+        "seconds": round(time.time() - started, 1),
     }, indent=2))
     print(f"\nwrote {out}")
     return 0
+
+
+def _adhoc_set(corpus: Path, questions: Path) -> EvalSet:
+    """A one-off set from a folder and a questions file (``--corpus``/``--questions``)."""
+    return EvalSet(questions.stem, corpus.parent, corpus_dir=corpus, questions_file=questions)
+
+
+def _print_set(res: SetResult) -> None:
+    print(f"\n## {res.name} (split {res.split}{', slice' if res.slice else ''}; "
+          f"{res.reports[0].n_answerable if res.reports else 0} answerable, "
+          f"{res.reports[0].n_unanswerable if res.reports else 0} unanswerable)\n")
+    print(format_table(res.reports))
+    floors = {r.floor for r in res.reports if r.floor is not None}
+    if floors:
+        print(f"\nabstain ans / unans: share of answerable / unanswerable questions whose best "
+              f"passage scores below the relevance floor {', '.join(map(str, sorted(floors)))} "
+              "(retrieval.min_score; the recipe's score is its cosine similarity).")
+    print(f"\nAbstention by relevance floor ({res.name}; answerable / unanswerable):\n")
+    print(format_sweep(res.sweep))
 
 
 if __name__ == "__main__":
