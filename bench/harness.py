@@ -67,6 +67,8 @@ class Retrieved:
     top_score: float | None
     seconds: float
     pages: list[int | None] = field(default_factory=list)
+    #: The product's own decision (retrieval.evidence), when the system makes one.
+    abstained: bool | None = None
 
 
 @dataclass
@@ -207,7 +209,14 @@ def score(
                     n_unanswerable=sum(1 for q in questions if not q.answerable))
     if chunks is not None:
         report.contained = contained_share(questions, chunks, ranks)
-    if floor is not None:
+    if results and all(r.abstained is not None for r in results):
+        # The system decides itself (Enclave: retrieval.evidence): report its decisions.
+        ans = [r.abstained for q, r in zip(questions, results, strict=True) if q.answerable]
+        una = [r.abstained for q, r in zip(questions, results, strict=True) if not q.answerable]
+        report.floor = floor
+        report.abstain_answerable = sum(ans) / len(ans) if ans else 0.0
+        report.abstain_unanswerable = sum(una) / len(una) if una else 0.0
+    elif floor is not None:
         row = abstention_table(questions, results, [floor])[0]
         report.floor = floor
         report.abstain_answerable = row["abstain_answerable"]
@@ -369,10 +378,11 @@ def run_enclave(
                 for q in questions:
                     t = time.perf_counter()
                     hits = stack.retriever.search(q.question, "eval", k)
+                    evidence = stack.retriever.assess(q.question, hits)
                     dt = time.perf_counter() - t
                     runs.append(Retrieved([h.text for h in hits], [h.document for h in hits],
                                           max((h.score for h in hits), default=None), dt,
-                                          [h.page for h in hits]))
+                                          [h.page for h in hits], evidence.abstain))
                 out[name] = runs
                 if progress:
                     progress(f"enclave[{name}]: done")

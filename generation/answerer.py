@@ -1,7 +1,9 @@
 """Question -> retrieval -> prompt -> streamed answer -> verified, cited answer.
 
-When no passage reaches ``retrieval.min_score`` the model is not asked at all: the answer
-says the documents do not contain it and the closest passages are returned as sources.
+When the retrieved passages do not answer the question (:mod:`retrieval.evidence`: below
+``retrieval.min_score``, or judged unanswerable by ``retrieval.abstention``) the model is not
+asked at all: the answer says the documents do not contain it and the closest passages are
+returned as sources.
 
 Every finished answer is checked sentence by sentence against the passages it cites
 (:mod:`generation.support`): unsupported sentences are flagged or dropped
@@ -78,9 +80,11 @@ class Answerer:
         gen = self._settings.generation
         hits = self._retriever.search(question, collection, k or self._settings.retrieval.top_k,
                                       principal=principal)
-        relevant = [h for h in hits if h.score >= self._settings.retrieval.min_score]
-        relevant = relevant[: gen.max_sources]
-        yield {"event": "sources", "sources": [h.to_dict() for h in relevant or hits]}
+        evidence = self._retriever.assess(question, hits)
+        relevant = [] if evidence.abstain else [
+            h for h in hits if h.score >= self._settings.retrieval.min_score][: gen.max_sources]
+        yield {"event": "sources", "sources": [h.to_dict() for h in relevant or hits],
+               "evidence": evidence.to_dict()}
         mode = "extractive" if gen.mode == "extractive" else "generative"
         if not relevant:
             answer = Answer(question, NOT_FOUND_ANSWER, [], hits, abstained=True,

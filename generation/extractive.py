@@ -98,7 +98,7 @@ def extractive_answer(
             document_id=hits[n - 1].document_id, page=hits[n - 1].page,
             heading_path=hits[n - 1].heading_path, quote=quote, text=hits[n - 1].text,
             score=hits[n - 1].score, attributed_by="extractive", span_start=start,
-            span_end=end,
+            span_end=end, char_start=hits[n - 1].char_start,
         )
         for n, (start, end, quote) in sorted(spans_by_n.items())
     ]

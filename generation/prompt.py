@@ -27,8 +27,29 @@ _STOP = frozenset(
 )
 
 
+def source_window(hit: Hit, max_chars: int) -> str:
+    """At most ``max_chars`` of the hit's text, cut at spaces, around its matched chunk.
+
+    A passage grown around its matched chunk (small-to-big) is cut to a window centred on
+    that chunk, so the part that matched the question always reaches the model.
+    """
+    text = hit.text
+    if len(text) <= max_chars:
+        return text
+    start = 0
+    if hit.match_start is not None and hit.match_end is not None:
+        middle = (hit.match_start + hit.match_end) // 2
+        start = min(max(0, middle - max_chars // 2), len(text) - max_chars)
+    window = text[start:start + max_chars]
+    if start > 0 and " " in window:
+        window = window.split(" ", 1)[1]
+    if start + max_chars < len(text) and " " in window:
+        window = window.rsplit(" ", 1)[0]
+    return window
+
+
 def _source_block(n: int, hit: Hit, max_chars: int, filter_instructions: bool = True) -> str:
-    text = hit.text if len(hit.text) <= max_chars else hit.text[:max_chars].rsplit(" ", 1)[0]
+    text = source_window(hit, max_chars)
     if filter_instructions:
         # Retrieved text is data: sentences addressing the model, and links, never reach it.
         text = neutralize_source(text)
@@ -134,6 +155,7 @@ def extract_citations(answer: str, hits: list[Hit], attributed_by: str = "model"
                 text=hit.text,
                 score=hit.score,
                 attributed_by=attributed_by,
+                char_start=hit.char_start,
             )
         )
     return citations

@@ -29,6 +29,9 @@ class Citation:
     # for document offsets) that supports the sentences citing it; None when none does.
     span_start: int | None = None
     span_end: int | None = None
+    # Where ``text`` starts in the document's text (the hit's ``char_start``): the span in
+    # document offsets is ``char_start + span_start`` .. ``char_start + span_end``.
+    char_start: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("no interrupted jobs")
             failed = 0
             for job_id in reversed(job_ids):
-                failed += _run_job(jobs, job_id, args)
+                failed += _run_job(jobs, job_id, args, ingestor.stats)
             return 1 if failed else 0
 
         try:
@@ -103,15 +103,17 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
         job_id = jobs.create(args.collection, files, source="cli", restrict_to=restrict,
                              created_by="cli")
-        return 1 if _run_job(jobs, job_id, args) else 0
+        return 1 if _run_job(jobs, job_id, args, ingestor.stats) else 0
     finally:
         stack.close()
 
 
-def _run_job(jobs: object, job_id: int, args: argparse.Namespace) -> int:
+def _run_job(jobs: object, job_id: int, args: argparse.Namespace, stats: object) -> int:
     """Run one job with terminal progress; returns the number of failed files."""
     from ingest.jobs import JobManager
-    from ingest.pipeline import FileResult
+    from ingest.pipeline import FileResult, IngestStats
+
+    assert isinstance(stats, IngestStats)
 
     assert isinstance(jobs, JobManager)
     job = jobs.get(job_id) or {}
@@ -152,11 +154,16 @@ def _run_job(jobs: object, job_id: int, args: argparse.Namespace) -> int:
                           "results": [{"name": f["name"], "status": f["status"],
                                        "document_id": f["document_id"],
                                        "version": f["version"], "chunks": f["chunks"],
-                                       "error": f["error"]} for f in files]}, indent=2))
+                                       "error": f["error"]} for f in files],
+                          "stats": stats.to_dict()}, indent=2))
     else:
         counts = {s: sum(f["status"] == s for f in files)
                   for s in ("added", "replaced", "unchanged", "failed")}
         print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" ({len(files)} files)")
+        if stats.chunks:
+            print(f"{stats.text_chars / 1e6:.2f} MB of text, {stats.chunks} chunks; seconds: "
+                  f"parse {stats.parse_s:.1f}, chunk {stats.chunk_s:.1f}, "
+                  f"embed {stats.embed_s:.1f}, index {stats.index_s:.1f}")
     return sum(f["status"] == "failed" for f in files)
 
 

@@ -10,7 +10,7 @@ truncated silently.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -89,8 +89,16 @@ class TokenChunker:
         return [p for p in pieces if p.strip()]
 
     def chunk(self, document: ParsedDocument) -> list[ChunkDraft]:
-        """Chunks in document order, each within :attr:`limit` tokens."""
-        return list(self._iter_chunks(document))
+        """Chunks in document order, each within :attr:`limit` tokens.
+
+        A document whose only text is headings (a title page, an outline) still gets
+        chunks: its headings, read as text.
+        """
+        drafts = list(self._iter_chunks(document))
+        if drafts or not any(b.text.strip() for b in document.blocks):
+            return drafts
+        as_text = [replace(b, kind="text") if b.kind == "title" else b for b in document.blocks]
+        return list(self._iter_chunks(replace(document, blocks=as_text)))
 
     def _iter_chunks(self, document: ParsedDocument) -> Iterator[ChunkDraft]:
         limit = self.limit

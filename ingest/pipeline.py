@@ -15,8 +15,9 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +72,37 @@ class _Prepared:
     content_hash: str
     num_pages: int | None
     drafts: list[ChunkDraft]
+
+
+@dataclass
+class IngestStats:
+    """Where ingest time went (seconds per stage, summed over files) and how much was done.
+
+    Parsing and chunking run on the prefetch thread while embedding runs on the caller's,
+    so the stage seconds can add up to more than the wall time.
+    """
+
+    files: int = 0
+    chunks: int = 0
+    text_chars: int = 0
+    parse_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_s: float = 0.0
+    index_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **amounts: float) -> None:
+        """Add to the counters (thread-safe)."""
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-ready form (seconds rounded to milliseconds)."""
+        return {name: round(getattr(self, name), 3) if name.endswith("_s")
+                else getattr(self, name)
+                for name in ("files", "chunks", "text_chars", "parse_s", "chunk_s", "embed_s",
+                             "index_s")}
 
 
 @dataclass(slots=True)
@@ -141,6 +173,7 @@ class Ingestor:
         self._parser = parser
         self._chunker = chunker
         self._thread_lock = threading.Lock()
+        self.stats = IngestStats()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._file_lock = FileLock(str(settings.data_dir / ".writer.lock"))
 
@@ -227,6 +260,7 @@ class Ingestor:
             texts = [d.embed_text or d.text for _, p in pending for d in p.drafts]
             for i, _ in pending:
                 stage(i, "embedding")
+            t0 = time.perf_counter()
             try:
                 vectors = self._embedder.embed_documents(texts)
             except Exception as exc:  # noqa: BLE001 - one batch failing must not stop the job
@@ -236,6 +270,7 @@ class Ingestor:
                                                    f"embedding failed: {exc}"[:500]))
                 pending.clear()
                 return
+            t1 = time.perf_counter()
             offset = 0
             for i, p in pending:
                 n = len(p.drafts)
@@ -243,8 +278,16 @@ class Ingestor:
                     finish(i, FileResult(p.item.name, "cancelled"))
                 else:
                     stage(i, "indexing")
-                    finish(i, self._commit_safely(collection, p, vectors[offset : offset + n]))
+                    result = self._commit_safely(collection, p, vectors[offset : offset + n])
+                    if result.status in ("added", "replaced"):
+                        self.stats.add(files=1, chunks=result.chunks,
+                                       text_chars=sum(len(d.text) for d in p.drafts))
+                    finish(i, result)
                 offset += n
+            # One index save per batch, not per file: a crash before it leaves committed
+            # chunks without vectors, which start-up repair (check) re-embeds from the catalog.
+            self._save_index(collection)
+            self.stats.add(embed_s=t1 - t0, index_s=time.perf_counter() - t1)
             pending.clear()
 
         try:
@@ -327,9 +370,12 @@ class Ingestor:
                 return FileResult(name, "unchanged", existing.id, existing.version,
                                   self._count_chunks(session, existing.id))
         stage("parsing")
+        t0 = time.perf_counter()
         parsed = self._parser.parse(path, file_type)
+        t1 = time.perf_counter()
         stage("chunking")
         drafts = self._chunker.chunk(parsed)
+        self.stats.add(parse_s=t1 - t0, chunk_s=time.perf_counter() - t1)
         if not drafts:
             raise IngestError("no text could be extracted from this file")
         return _Prepared(item, file_type, size, content_hash, parsed.num_pages, drafts)
@@ -389,10 +435,16 @@ class Ingestor:
                 self._index.remove(coll.id, new_ids)
                 raise
             self._index.remove(coll.id, np.array(old_ids, dtype=np.int64))
-            self._index.save(coll.id)
             if replaced_original:  # the previous version's uploaded original
                 (self._settings.uploads_dir / replaced_original).unlink(missing_ok=True)
             return FileResult(item.name, status, doc.id, doc.version, len(rows))
+
+    def _save_index(self, collection: str) -> None:
+        """Persist the collection's vectors (atomically) after a batch of commits."""
+        with self._writer(), self._sessions() as session:
+            coll = get_collection(session, collection)
+            if coll is not None:
+                self._index.save(coll.id)
 
     def _record_failure(self, collection: str, name: str, path: Path, reason: str) -> FileResult:
         """Record a failed file on its document row, unless a good version already exists."""

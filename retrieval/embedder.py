@@ -47,6 +47,15 @@ def load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
     return model
 
 
+def load_tokenizer(path: str) -> Any:
+    """A new instance of the Hugging Face tokenizer of the model at ``path`` (local only)."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
 class SentenceTransformersEmbedder:
     """Embedder backed by a local sentence-transformers model. Construction is cheap."""
 
@@ -68,10 +77,14 @@ class SentenceTransformersEmbedder:
         """Short model name for records and logs."""
         return Path(self.model_path).name
 
-    @property
+    @cached_property
     def tokenizer(self) -> Any:
-        """The model's Hugging Face tokenizer."""
-        return self.model.tokenizer
+        """The model's Hugging Face tokenizer, for counting and splitting (chunker).
+
+        Its own instance: the model's is used by ``encode`` on another thread, and a fast
+        tokenizer must not be used by two threads at once ("Already borrowed").
+        """
+        return load_tokenizer(self.model_path)
 
     @property
     def dimension(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Collection
 
 from sqlalchemy import Engine, text
@@ -19,6 +20,8 @@ FTS_DDL = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
     "text, heading_path, content='chunks', content_rowid='id', "
     "tokenize='porter unicode61 remove_diacritics 2')",
+    # Per-term passage counts (the abstention signal's "does this word occur at all").
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, 'row')",
     "CREATE TRIGGER IF NOT EXISTS chunks_fts_ai AFTER INSERT ON chunks BEGIN "
     "INSERT INTO chunks_fts(rowid, text, heading_path) "
     "VALUES (new.id, new.text, new.heading_path); END",
@@ -32,6 +35,7 @@ FTS_DDL = [
     "VALUES (new.id, new.text, new.heading_path); END",
 ]
 
+_TOTAL_TTL_S = 60.0  # the passage count (IDF's N) is re-counted at most once a minute
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 # Question words and fillers that carry no topic; BM25's IDF handles the rest.
 _STOPWORDS = frozenset(
@@ -71,6 +75,28 @@ def install_keyword_index(engine: Engine) -> None:
 
 class SqliteKeywordIndex:
     """BM25 search restricted to one collection's ready documents."""
+
+    def __init__(self) -> None:
+        self._total: tuple[float, int] | None = None  # (when counted, chunks in the index)
+
+    def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
+        """``({stem: passages containing it}, passages in the index)``, over every collection.
+
+        ``stems`` are Porter stems (:func:`retrieval.evidence.stems`), the form FTS5 stores.
+        Read from the index's vocabulary: no scan, whatever the size of the index.
+        """
+        if session.get_bind().dialect.name != "sqlite" or not stems:
+            return {}, 0
+        rows = session.execute(
+            text("SELECT term, doc FROM chunks_fts_vocab "
+                 "WHERE term IN (SELECT value FROM json_each(:terms))"),
+            {"terms": json.dumps(stems)},
+        ).all()
+        now = time.monotonic()
+        if self._total is None or now - self._total[0] > _TOTAL_TTL_S:
+            self._total = (now, int(session.execute(text("SELECT count(*) FROM chunks")).scalar()
+                                    or 0))
+        return {str(term): int(doc) for term, doc in rows}, self._total[1]
 
     def search(
         self, session: Session, collection_id: int, question: str, k: int,

@@ -19,14 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import RetrievalSettings
 from retrieval.acl import Principal, allowed_document_ids
 from retrieval.catalog import Chunk, Collection, Document, get_collection
+from retrieval.evidence import Evidence, judge
 from retrieval.faiss_index import FaissIndexStore
 from retrieval.fusion import min_max, mmr_order, reciprocal_rank_fusion
 from retrieval.keyword_index import SqliteKeywordIndex
@@ -85,6 +87,13 @@ class Retriever:
         With a ``principal`` only passages of documents it may read are searched and returned.
         """
         return self.search_many([query], collection, k, filters, principal=principal)[0]
+
+    def assess(self, question: str, hits: list[Hit]) -> Evidence:
+        """Whether ``hits`` (retrieved for ``question``) answer it: :mod:`retrieval.evidence`."""
+        with self._sessions() as session:
+            return judge(question, hits,
+                         lambda stems: self._keyword.term_counts(session, stems),
+                         self.settings.abstention, self.settings.min_score)
 
     def search_many(
         self, queries: Sequence[str], collection: str, k: int | None = None,
@@ -189,10 +198,10 @@ class Retriever:
         if s.mmr_lambda is not None and len(hits) > 1:
             order = mmr_order(vector, cand_vecs, k, s.mmr_lambda)
             hits = [hits[i] for i in order]
-        hits = hits[:k]
-        if s.neighbours:
-            hits = self._with_neighbours(session, hits, s.neighbours)
-        return hits
+        if s.passage_max_chars or s.neighbours:
+            ordinals = {c: rows[c][0].ordinal for c, _ in ranked}
+            return _grow_passages(session, hits, ordinals, k, s.passage_max_chars, s.neighbours)
+        return hits[:k]
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -231,25 +240,6 @@ class Retriever:
         ).all()
         return {chunk.id: (chunk, doc) for chunk, doc in rows}
 
-    @staticmethod
-    def _with_neighbours(session: Session, hits: list[Hit], n: int) -> list[Hit]:
-        out = []
-        for hit in hits:
-            ordinal = session.scalar(select(Chunk.ordinal).where(Chunk.id == hit.chunk_id))
-            if ordinal is None:
-                out.append(hit)
-                continue
-            rows = session.scalars(
-                select(Chunk)
-                .where(Chunk.document_id == hit.document_id,
-                       Chunk.ordinal.between(ordinal - n, ordinal + n))
-                .order_by(Chunk.ordinal)
-            ).all()
-            before = "\n\n".join(c.text for c in rows if c.ordinal < ordinal)
-            after = "\n\n".join(c.text for c in rows if c.ordinal > ordinal)
-            out.append(replace(hit, context_before=before, context_after=after))
-        return out
-
 
 _IN_BATCH = 5000
 
@@ -280,6 +270,106 @@ class _Scope:
     def permits(self, chunk_id: int, doc: Document) -> bool:
         return (chunk_id in self.chunks and doc.id in self.documents
                 and doc.collection_id == self.collection_id)
+
+
+_SEPARATOR = "\n\n"  # how blocks are joined in a document's text (ingest.types)
+_GROW_CHUNKS = 8  # a passage never grows by more than this many chunks on a side
+
+
+def _grow_passages(
+    session: Session, hits: list[Hit], ordinals: dict[int, int], k: int, max_chars: int,
+    neighbours: int,
+) -> list[Hit]:
+    """The first ``k`` hits as passages: each matched chunk grown with adjacent chunks.
+
+    Adjacent chunks join a passage while they belong to the same document section (heading
+    path) and page (a citation names one page), touch it in the document's text (so the
+    passage is one contiguous span of it) and the passage stays within ``max_chars``; growth
+    alternates before/after. A hit whose
+    passage overlaps a better hit's is dropped (merged into it). ``neighbours`` chunks on each
+    side of the passage become ``context_before``/``context_after``. All neighbours of all
+    candidates come from one query.
+    """
+    reach = (_GROW_CHUNKS if max_chars else 0) + neighbours
+    candidates = hits[: max(3 * k, k + 10)]
+    near = or_(*(and_(Chunk.document_id == h.document_id,
+                      Chunk.ordinal.between(ordinals[h.chunk_id] - reach,
+                                            ordinals[h.chunk_id] + reach))
+                 for h in candidates))
+    rows: dict[int, dict[int, Any]] = {}
+    for row in session.execute(select(Chunk.document_id, Chunk.ordinal, Chunk.char_start,
+                                      Chunk.char_end, Chunk.text, Chunk.heading_path, Chunk.page)
+                               .where(near)):
+        rows.setdefault(row.document_id, {})[row.ordinal] = row
+    taken: dict[int, list[tuple[int, int]]] = {}
+    out: list[Hit] = []
+    for hit in candidates:
+        chunks, ordinal = rows.get(hit.document_id, {}), ordinals[hit.chunk_id]
+        me = chunks.get(ordinal)
+        if me is None:  # changed since the search (a replace committed): keep the hit as is
+            out.append(hit)
+        else:
+            lo, hi = _grow(chunks, me, ordinal, max_chars)
+            if any(lo <= b and hi >= a for a, b in taken.get(hit.document_id, [])):
+                continue  # this stretch is already a better hit's passage
+            taken.setdefault(hit.document_id, []).append((lo, hi))
+            text, match_start = _join(chunks, lo, hi, ordinal)
+            out.append(replace(
+                hit, text=text, char_start=chunks[lo].char_start, char_end=chunks[hi].char_end,
+                match_start=match_start, match_end=match_start + len(me.text),
+                context_before=_SEPARATOR.join(chunks[o].text for o in range(lo - neighbours, lo)
+                                               if o in chunks),
+                context_after=_SEPARATOR.join(chunks[o].text for o in range(hi + 1,
+                                                                            hi + 1 + neighbours)
+                                              if o in chunks),
+            ))
+        if len(out) == k:
+            break
+    return out
+
+
+def _touch(a: Any, b: Any) -> bool:
+    """Chunk ``b`` follows ``a`` in the document's text with at most a block separator between."""
+    return a.char_end + len(_SEPARATOR) >= b.char_start
+
+
+def _grow(chunks: dict[int, Any], me: Any, ordinal: int, max_chars: int) -> tuple[int, int]:
+    lo = hi = ordinal
+    length = len(me.text)
+    grew = max_chars > 0
+    while grew:
+        grew = False
+        for side in (-1, 1):
+            edge = lo if side < 0 else hi
+            other = chunks.get(edge + side)
+            if (other is None or other.heading_path != me.heading_path
+                    or other.page != me.page or abs(edge + side - ordinal) > _GROW_CHUNKS
+                    or length + len(other.text) > max_chars
+                    or not (_touch(other, chunks[edge]) if side < 0
+                            else _touch(chunks[edge], other))):
+                continue
+            length += len(other.text)
+            lo, hi = (edge + side, hi) if side < 0 else (lo, edge + side)
+            grew = True
+    return lo, hi
+
+
+def _join(chunks: dict[int, Any], lo: int, hi: int, ordinal: int) -> tuple[str, int]:
+    """Chunks ``lo..hi`` joined as the document has them, and where chunk ``ordinal`` starts.
+
+    Overlapping split pieces appear once and block separators are kept, so the text is
+    exactly the document's text from the first chunk's start to the last one's end.
+    """
+    first = chunks[lo]
+    text, end = first.text, first.char_end
+    for o in range(lo + 1, hi + 1):
+        c = chunks[o]
+        if c.char_start < end:
+            text += c.text[end - c.char_start:]
+        else:
+            text += _SEPARATOR[: c.char_start - end] + c.text
+        end = max(end, c.char_end)
+    return text, chunks[ordinal].char_start - first.char_start
 
 
 def _make_hit(

@@ -16,6 +16,7 @@ from retrieval.catalog import init_catalog, make_engine
 from retrieval.embedder import SentenceTransformersEmbedder
 from retrieval.faiss_index import FaissIndexStore
 from retrieval.keyword_index import install_keyword_index
+from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.reranker import CrossEncoderReranker
 from retrieval.retriever import Retriever
 
@@ -27,7 +28,7 @@ class RetrievalStack:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    embedder: SentenceTransformersEmbedder
+    embedder: SentenceTransformersEmbedder | OnnxEmbedder
     index: FaissIndexStore
     retriever: Retriever
 
@@ -36,13 +37,21 @@ class RetrievalStack:
         self.engine.dispose()
 
 
+def build_embedder(settings: Settings) -> SentenceTransformersEmbedder | OnnxEmbedder:
+    """The embedding backend named by ``embedding.backend`` (models load on first use)."""
+    backend = settings.embedding.backend
+    if backend == "sentence-transformers":
+        return SentenceTransformersEmbedder(settings.embedding)
+    return OnnxEmbedder(settings.embedding, settings.models_dir, quantize=backend == "onnx-int8")
+
+
 def build_retrieval(settings: Settings) -> RetrievalStack:
     """Open the catalog and wire the retriever. The embedding model loads lazily."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.catalog_url)
     sessions = init_catalog(engine)
     install_keyword_index(engine)
-    embedder = SentenceTransformersEmbedder(settings.embedding)
+    embedder = build_embedder(settings)
     index = FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension)
     reranker = None
     if settings.retrieval.reranker_path:

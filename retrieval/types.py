@@ -28,6 +28,10 @@ class Hit:
     rerank_score: float | None = None
     context_before: str = ""
     context_after: str = ""
+    # Where the matched chunk lies in ``text`` when the passage was grown around it
+    # (small-to-big, ``retrieval.passage_max_chars``); None: ``text`` is the chunk itself.
+    match_start: int | None = None
+    match_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import abstention_table, discover_sets, load_questions, run_enclave, score
+from bench.harness import discover_sets, load_questions, run_enclave, score
 from tests.conftest import REPO
 
 slow_integration = [pytest.mark.integration, pytest.mark.slow]
@@ -46,15 +46,13 @@ def test_debian_faq_slice_floor() -> None:
     questions = load_questions(DATA / "questions-slice.jsonl")
     runs, info = run_enclave(DATA / "corpus", questions, {"default": {}})
     report = score("enclave", questions, runs["default"])
-    # full set, measured: Hit@5 0.740, MRR@10 0.589 (slice values are printed on failure)
-    assert report.hit_at[5] >= 0.55, report.to_dict()
-    assert report.mrr10 >= 0.40, report.to_dict()
+    # slice, measured 2026-12-02 (128-token chunks, 2,000-character passages, the abstention
+    # model): Hit@5 0.920, MRR@10 0.606, abstaining on 0.08 answerable / 1.00 unanswerable
+    assert report.hit_at[5] >= 0.75, report.to_dict()
+    assert report.mrr10 >= 0.45, report.to_dict()
     assert info["chunks"] > 1000
-    from config import load_settings
-
-    floor = load_settings().retrieval.min_score
-    row = abstention_table(questions, runs["default"], [floor])[0]
-    assert row["abstain_answerable"] <= 0.1, row
+    assert report.abstain_answerable is not None and report.abstain_answerable <= 0.2
+    assert report.abstain_unanswerable is not None and report.abstain_unanswerable >= 0.6
 
 
 # -- every set is well formed (fast) ---------------------------------------------------------
@@ -165,15 +163,16 @@ def test_harness_scores_containment_abstention_and_splits(tmp_path: Path) -> Non
 # -- slices through the real harness (slow) --------------------------------------------------
 
 #: Floors well below what the current defaults measured on each slice (slice questions, slice
-#: corpus: corpus-slice.txt), enclave-default, 2026-12-02:
-#:   zsh_faq     Hit@5 0.880  MRR@10 0.751  abstaining on answerable 0.20 (floor 0.35)
-#:   ffmpeg_faq  Hit@5 0.840  MRR@10 0.741  abstaining on answerable 0.08
-#:   curl_faq    Hit@5 1.000  MRR@10 0.851  abstaining on answerable 0.08
-#: Full sets (all splits, whole corpora) in bench/README.md.
+#: corpus: corpus-slice.txt), enclave-default with its own abstention decision, 2026-12-02:
+#:   zsh_faq     Hit@5 0.920  MRR@10 0.735  abstaining on answerable 0.12, unanswerable 1.00
+#:   ffmpeg_faq  Hit@5 0.840  MRR@10 0.797  abstaining on answerable 0.32, unanswerable 1.00
+#:   curl_faq    Hit@5 0.960  MRR@10 0.920  abstaining on answerable 0.12, unanswerable 1.00
+#: (a slice corpus has fewer words than its set, so more question terms are "unknown" and
+#: more answerable questions abstain than on the whole set). Full sets in bench/README.md.
 SLICE_FLOORS = {
-    "zsh_faq": {"hit5": 0.65, "mrr": 0.50, "abstain_answerable": 0.40},
-    "ffmpeg_faq": {"hit5": 0.60, "mrr": 0.50, "abstain_answerable": 0.30},
-    "curl_faq": {"hit5": 0.75, "mrr": 0.60, "abstain_answerable": 0.30},
+    "zsh_faq": {"hit5": 0.75, "mrr": 0.55, "abstain_answerable": 0.30, "abstain_unans": 0.6},
+    "ffmpeg_faq": {"hit5": 0.65, "mrr": 0.60, "abstain_answerable": 0.45, "abstain_unans": 0.6},
+    "curl_faq": {"hit5": 0.80, "mrr": 0.70, "abstain_answerable": 0.30, "abstain_unans": 0.6},
 }
 
 
@@ -194,4 +193,5 @@ def test_new_set_slice_floor(name: str) -> None:
     assert report.hit_at[5] >= want["hit5"], report.to_dict()
     assert report.mrr10 >= want["mrr"], report.to_dict()
     assert report.abstain_answerable <= want["abstain_answerable"], report.to_dict()
+    assert report.abstain_unanswerable >= want["abstain_unans"], report.to_dict()
     assert report.contained is not None and report.contained >= report.hit_at[10]

@@ -424,6 +424,9 @@ class HitOut(Out):
     rerank_score: float | None
     context_before: str
     context_after: str
+    match_start: int | None = Field(description="Where the matched chunk starts in text (null: "
+                                    "text is the matched chunk).")
+    match_end: int | None
 
 
 class SearchOut(Out):
@@ -449,6 +452,8 @@ class CitationOut(Out):
     attributed_by: str
     span_start: int | None
     span_end: int | None
+    char_start: int = Field(description="Where text starts in the document (span + this = "
+                            "document offsets).")
 
 
 class SpanOut(Out):

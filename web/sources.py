@@ -1,7 +1,7 @@
 """Source viewer: a cited passage in its document, and rendered PDF pages.
 
 ``GET /sources/<chunk_id>``: the passage with its neighbouring chunks, document name, page
-and heading path; ``?start=&end=`` (offsets into the chunk text) marks the supporting span;
+and heading path; ``?start=&end=`` (document character offsets) marks the supporting span;
 the page image is shown when the stored original is a PDF.
 
 ``GET /sources/<document_id>/page/<page>.png``: that page of the uploaded PDF rendered with
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from retrieval.catalog import Chunk, Document
 from web.auth.guards import readable_chunk, readable_document
@@ -27,6 +27,7 @@ from web.auth.guards import readable_chunk, readable_document
 bp = Blueprint("sources", __name__, url_prefix="/sources")
 
 NEIGHBOURS = 2
+MAX_SPAN_CHARS = 20_000
 PAGE_WIDTH_PX = 1100
 _PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe
 
@@ -46,38 +47,51 @@ def stored_pdf(doc: Document) -> Path | None:
     return path
 
 
-def _span(text: str) -> tuple[int, int] | None:
+def _span(doc_length: int) -> tuple[int, int] | None:
+    """``?start=&end=``: document character offsets of the supporting span, when sane."""
     try:
         start = int(request.args.get("start", ""))
         end = int(request.args.get("end", ""))
     except ValueError:
         return None
-    if 0 <= start < end <= len(text):
+    if 0 <= start < end <= doc_length and end - start <= MAX_SPAN_CHARS:
         return start, end
     return None
 
 
+def _marked(row: Chunk, span: tuple[int, int]) -> tuple[str, str, str]:
+    """``row.text`` cut around the part of ``span`` (document offsets) that lies in it."""
+    a = min(max(span[0] - row.char_start, 0), len(row.text))
+    b = min(max(span[1] - row.char_start, 0), len(row.text))
+    return row.text[:a], row.text[a:b], row.text[b:]
+
+
 @bp.get("/<int:chunk_id>")
 def passage(chunk_id: int):  # type: ignore[no-untyped-def]
-    """The chunk in context: neighbouring chunks, the chunk (and its span) highlighted."""
+    """The chunk in context: neighbouring chunks, the supporting span (or the chunk) marked.
+
+    ``?start=&end=`` are document offsets (a citation's ``char_start`` plus its span): the
+    span may reach into the chunks around the matched one, which are shown too.
+    """
     with _services().stack.sessions() as session:
         chunk, doc = readable_chunk(session, chunk_id)
+        last = session.scalar(select(func.max(Chunk.char_end)).where(Chunk.document_id == doc.id))
+        span = _span(last or 0)
+        near = Chunk.ordinal.between(chunk.ordinal - NEIGHBOURS, chunk.ordinal + NEIGHBOURS)
+        if span:
+            near = or_(near, and_(Chunk.char_end > span[0], Chunk.char_start < span[1]))
         rows = session.scalars(
-            select(Chunk).where(
-                Chunk.document_id == doc.id,
-                Chunk.ordinal.between(chunk.ordinal - NEIGHBOURS, chunk.ordinal + NEIGHBOURS),
-            ).order_by(Chunk.ordinal)
+            select(Chunk).where(Chunk.document_id == doc.id, near).order_by(Chunk.ordinal)
+            .limit(4 * NEIGHBOURS + 40)
         ).all()
-        span = _span(chunk.text)
         passages = []
         for row in rows:
-            current = row.id == chunk.id
-            if current and span:
-                parts = (row.text[:span[0]], row.text[span[0]:span[1]], row.text[span[1]:])
-            elif current:
-                parts = ("", row.text, "")
+            if span:
+                parts = _marked(row, span)
+                current = bool(parts[1])
             else:
-                parts = (row.text, "", "")
+                current = row.id == chunk.id
+                parts = ("", row.text, "") if current else (row.text, "", "")
             passages.append({"id": row.id, "current": current, "page": row.page,
                              "heading_path": row.heading_path, "before": parts[0],
                              "marked": parts[1], "after": parts[2]})

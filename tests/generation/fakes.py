@@ -18,3 +18,12 @@ class FakeRetriever:
                *, principal: Any = None) -> list[Hit]:
         self.principals.append(principal)
         return self.hits[: k or 5]
+
+    def assess(self, question: str, hits: list[Hit]) -> Any:
+        """The real judgement, without a keyword index (every term counts as known)."""
+        from config.settings import RetrievalSettings
+        from retrieval.evidence import judge
+
+        settings = RetrievalSettings()
+        return judge(question, hits, lambda stems: ({}, 0), settings.abstention,
+                     settings.min_score)

@@ -69,6 +69,15 @@ def test_chunks_never_span_pages_and_tables_stay_whole_unit() -> None:
     assert chunks[2].text == "a | b\n1 | 2"
 
 
+def test_a_document_of_headings_only_is_still_searchable_unit() -> None:
+    chunker = TokenChunker(ChunkingSettings(max_tokens=40, overlap_tokens=4), FakeWordEmbedder())
+    doc = _doc(Block("Quarterly review", "title", depth=0), Block("Agenda", "title", depth=1))
+    chunks = chunker.chunk(doc)
+    _check_offsets(doc, chunks)
+    assert [c.text for c in chunks] == ["Quarterly review\n\nAgenda"]
+    assert chunker.chunk(_doc(Block("  ", "text"))) == []  # nothing at all: still nothing
+
+
 @pytest.mark.integration
 def test_nothing_exceeds_the_model_window(stack) -> None:  # type: ignore[no-untyped-def]
     """SECURITY row 13: long paragraphs, a huge word, a big table, deep headings."""

@@ -66,10 +66,11 @@ def test_passage_view_of_an_uploaded_pdf_shows_the_page_image(client: Any,
                                                                uploaded_pdf: dict) -> None:
     hit = next(h for h in _search(client, "daily meal allowance", "uploads")
                if h["document"] == "travel-uploaded.pdf")
-    text = hit["text"]
+    text = hit["text"]  # the passage; start/end in the link are document offsets
     start = text.index("The daily meal allowance")
     end = text.index(".", start) + 1
-    resp = client.get(f"/sources/{hit['chunk_id']}?start={start}&end={end}")
+    at = hit["char_start"]
+    resp = client.get(f"/sources/{hit['chunk_id']}?start={at + start}&end={at + end}")
     assert resp.status_code == 200
     doc = lxml.html.fromstring(resp.data)
     assert doc.get_element_by_id("source-document").text_content() == "travel-uploaded.pdf"
@@ -90,9 +91,11 @@ def test_passage_view_shows_neighbours_and_highlights_the_chunk(client: Any) -> 
     assert len(sections) >= 2  # the chunk and at least one neighbour
     [current] = doc.xpath("//section[contains(@class, 'current')]")
     assert current.get("id") == f"passage-{hit['chunk_id']}"
-    # without a span the whole chunk is marked
+    # without a span the whole matched chunk is marked (the hit's text is its passage)
+    chunk = client.get(f"/api/v1/chunks/{hit['chunk_id']}").get_json()
     assert " ".join(current.xpath(".//mark")[0].text_content().split()) == " ".join(
-        hit["text"].split())
+        chunk["text"].split())
+    assert chunk["text"] in hit["text"]
     assert doc.get_element_by_id("source-document").text_content() == "leave-policy.docx"
     if hit["heading_path"]:
         assert hit["heading_path"] in doc.get_element_by_id("source-heading").text_content()

@@ -82,9 +82,11 @@
 
   function sourceLink(c) {
     // The passage in its document (with the page image when the original is a stored PDF).
+    // start/end: document offsets (the cited text starts at char_start in its document).
     let href = "/sources/" + encodeURIComponent(c.chunk_id);
     if (c.span_start != null && c.span_end != null) {
-      href += "?start=" + c.span_start + "&end=" + c.span_end;
+      const at = c.char_start || 0;
+      href += "?start=" + (at + c.span_start) + "&end=" + (at + c.span_end);
     }
     return href;
   }

@@ -1,0 +1,128 @@
+"""Does the collection answer the question? An abstention signal taken from retrieval itself.
+
+A cosine floor alone cannot tell a near miss ("How do I set up the Powerlevel10k theme in
+zsh?" over the zsh manual) from a real question: the best passage is on topic either way.
+Three cheap measurements, no model call beyond the search already done, separate them:
+
+- ``top_score``: the best passage's cosine similarity to the question;
+- ``coverage``: the share of the question's content terms, weighted by IDF, that the best
+  passage contains (stemmed as the keyword index stems);
+- ``unknown``: whether a content term of the question occurs nowhere in the keyword index
+  (a product, library or place the documents never mention).
+
+A logistic model over them gives ``p_unanswerable``; the answer abstains when it reaches
+``retrieval.abstention.threshold``, or when the best passage is below
+``retrieval.min_score``. The weights were fitted on the tune halves of the four evaluation
+sets by ``bench/calibrate_abstention.py`` and checked on the test halves (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from config.settings import AbstentionSettings
+from retrieval.types import Hit
+
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+# Words that carry no topic. Wider than the keyword query's list: a missing "am" or "isn"
+# says nothing about whether the documents cover the question.
+STOPWORDS = frozenset(
+    """
+    a an the of to in on for and or is are was were be been being by with as at from that
+    this these those it its i me my we our you your he she they them their what which who
+    whom whose when where why how do does did can could should would may might must will
+    shall there here not no any all some if then than so such about into over under up down
+    out get got have has had am isn aren wasn weren don doesn didn won wouldn shouldn couldn
+    cannot ve ll re let lets via please also just like make makes made way ways thing things
+    something anything one use using used want need
+    """.split()
+)
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _porter() -> object:
+    import Stemmer  # PyStemmer: Snowball's Porter, the same stems as SQLite FTS5's porter
+
+    return Stemmer.Stemmer("porter")
+
+
+def _fold(word: str) -> str:
+    """Lower case without diacritics (FTS5 unicode61 remove_diacritics)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def stems(words: Sequence[str]) -> list[str]:
+    """Porter stems of folded words, as the keyword index stores them."""
+    with _LOCK:  # a Stemmer object is not thread-safe
+        return _porter().stemWords([_fold(w) for w in words])  # type: ignore[attr-defined]
+
+
+def content_terms(question: str, limit: int = 24) -> list[str]:
+    """The question's distinct topic words (stems), in order."""
+    words = [w for w in _WORD_RE.findall(question.lower())
+             if w not in STOPWORDS and 2 <= len(w) <= 64]
+    out: list[str] = []
+    for stem in stems(words):
+        if stem and len(stem) >= 2 and stem not in out:
+            out.append(stem)
+    return out[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """How well the retrieved passages cover a question, and whether to abstain."""
+
+    top_score: float | None
+    coverage: float
+    unknown_terms: tuple[str, ...]
+    p_unanswerable: float
+    abstain: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"top_score": self.top_score, "coverage": round(self.coverage, 4),
+                "unknown_terms": list(self.unknown_terms),
+                "p_unanswerable": round(self.p_unanswerable, 4), "abstain": self.abstain}
+
+
+def judge(
+    question: str, hits: Sequence[Hit], term_counts: Callable[[list[str]], tuple[dict[str, int],
+                                                                            int]],
+    settings: AbstentionSettings, min_score: float,
+) -> Evidence:
+    """The :class:`Evidence` for ``hits`` (best first) retrieved for ``question``.
+
+    ``term_counts(stems)`` returns ``({stem: passages containing it}, passages in all)`` from
+    the keyword index; an empty dict (no keyword index) leaves every term "known" and weighs
+    the terms alike.
+    """
+    top = max((h.score for h in hits), default=None)
+    terms = content_terms(question)
+    counts, total = term_counts(terms) if terms else ({}, 0)
+    known = bool(counts) or total > 0
+    unknown = tuple(t for t in terms if known and counts.get(t, 0) == 0)
+    idf = {t: math.log((total + 1) / (counts.get(t, 0) + 0.5)) if known else 1.0 for t in terms}
+    coverage = 1.0
+    if terms and hits:
+        best = max(hits, key=lambda h: h.score)
+        present = set(stems(_WORD_RE.findall(best.text.lower())))
+        weight = sum(idf.values()) or 1.0
+        coverage = sum(w for t, w in idf.items() if t in present) / weight
+    elif terms:
+        coverage = 0.0
+    s = settings
+    z = (s.intercept + s.w_top_score * (top if top is not None else 0.0)
+         + s.w_coverage * coverage + s.w_unknown * (1.0 if unknown else 0.0))
+    p = 1.0 / (1.0 + math.exp(-z))
+    below_floor = top is None or top < min_score
+    abstain = below_floor or (s.mode == "model" and p >= s.threshold)
+    return Evidence(top, coverage, unknown, p, abstain)

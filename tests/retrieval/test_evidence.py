@@ -1,0 +1,56 @@
+"""The abstention signal (retrieval.evidence): terms, coverage, unknown terms, the decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import AbstentionSettings
+from retrieval.evidence import content_terms, judge, stems
+from retrieval.types import Hit
+
+
+def _hit(text: str, score: float) -> Hit:
+    return Hit(1, 1, "doc.md", "c", None, "", text, score, 0, len(text))
+
+
+def test_content_terms_drop_function_words_and_stem_unit() -> None:
+    assert content_terms("How do I configure the completions of zsh?") == stems(
+        ["configure", "completions", "zsh"])
+    assert content_terms("Why am I not receiving any messages?") == stems(["receiving", "messages"])
+    assert content_terms("the of and") == []
+
+
+def test_unknown_terms_and_coverage_decide_unit() -> None:
+    settings = AbstentionSettings()
+    hits = [_hit("In zsh, completion for kill lists process ids; the system is compinit.",
+                 0.62)]
+    vocab = {s: 5 for s in stems(["completion", "kill", "process", "compinit", "zsh", "work"])}
+    counts = lambda terms: ({t: vocab.get(t, 0) for t in terms}, 1000)  # noqa: E731
+    known = judge("How does zsh completion work for kill?", hits, counts, settings, 0.2)
+    assert known.unknown_terms == () and known.coverage > 0.6 and not known.abstain
+    near_miss = judge("How do I set up the Powerlevel10k theme in zsh?", hits, counts,
+                      settings, 0.2)
+    assert "powerlevel10k" in near_miss.unknown_terms and near_miss.abstain
+    assert near_miss.p_unanswerable > known.p_unanswerable
+    below = judge("How does zsh completion work for kill?", [_hit(hits[0].text, 0.1)], counts,
+                  settings, 0.2)
+    assert below.abstain  # under the floor whatever the model says
+    floor_only = judge("How do I set up the Powerlevel10k theme in zsh?", hits, counts,
+                       settings.model_copy(update={"mode": "floor"}), 0.2)
+    assert not floor_only.abstain
+    assert judge("anything", [], counts, settings, 0.2).abstain  # nothing retrieved
+
+
+@pytest.mark.integration
+def test_term_counts_come_from_the_keyword_index(stack, ingestor, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.md").write_text("# Tanks\n\nThe zebrafish tanks are cleaned on Mondays.\n")
+    ingestor.ingest_file(tmp_path / "a.md", "c")
+    with stack.sessions() as s:
+        counts, total = stack.retriever._keyword.term_counts(  # noqa: SLF001
+            s, stems(["zebrafish", "tanks", "cleaning", "narwhal"]))
+    assert total >= 1
+    assert counts.get(stems(["tanks"])[0]) == 1 and counts.get(stems(["cleaning"])[0]) == 1
+    assert stems(["narwhal"])[0] not in counts
+    evidence = stack.retriever.assess("Where do narwhals live?",
+                                      stack.retriever.search("Where do narwhals live?", "c"))
+    assert evidence.unknown_terms == tuple(stems(["narwhals", "live"]))

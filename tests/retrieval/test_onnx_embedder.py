@@ -1,0 +1,76 @@
+"""The ONNX Runtime embedder: the same model as sentence-transformers, exported locally once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config.settings import EmbeddingSettings
+from retrieval.embedder import SentenceTransformersEmbedder
+from retrieval.onnx_embedder import OnnxEmbedder
+
+pytestmark = pytest.mark.integration
+
+TEXTS = [
+    "What is the daily meal allowance on business trips?",
+    "The daily meal allowance is EUR 45 for domestic trips and EUR 60 for international trips.",
+    "zsh completion: compinit loads the completion system; compdef binds a function.",
+    "x" * 3000,  # longer than the window: truncated the same way by both
+]
+
+
+@pytest.fixture(scope="module")
+def torch_vectors() -> np.ndarray:
+    return SentenceTransformersEmbedder(EmbeddingSettings()).embed_documents(TEXTS)
+
+
+@pytest.mark.parametrize(("quantize", "floor"), [(False, 0.999), (True, 0.97)])
+def test_onnx_vectors_match_pytorch(torch_vectors, quantize: bool, floor: float) -> None:  # type: ignore[no-untyped-def]
+    from config import load_settings
+
+    cache = load_settings().models_dir  # the shared cache: exported once per machine
+    emb = OnnxEmbedder(EmbeddingSettings(backend="onnx-int8" if quantize else "onnx"), cache,
+                       quantize)
+    vectors = emb.embed_documents(TEXTS)
+    assert vectors.shape == torch_vectors.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    cosines = (vectors * torch_vectors).sum(axis=1)
+    assert cosines.min() >= floor, cosines
+    assert emb.count_tokens(TEXTS[0]) == SentenceTransformersEmbedder(
+        EmbeddingSettings()).count_tokens(TEXTS[0])
+    assert emb.embed_queries([TEXTS[0]]).shape == (1, emb.dimension)
+
+
+def test_export_is_cached_and_reused(tmp_path: Path) -> None:
+    first = OnnxEmbedder(EmbeddingSettings(backend="onnx"), tmp_path, quantize=False)
+    path = first.onnx_file
+    stamp = path.stat().st_mtime_ns
+    second = OnnxEmbedder(EmbeddingSettings(backend="onnx"), tmp_path, quantize=False)
+    assert second.onnx_file == path and path.stat().st_mtime_ns == stamp
+    assert not list(tmp_path.glob("*.tmp*")) and len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+def test_counting_tokens_while_a_batch_is_embedded() -> None:
+    """The chunker counts tokens on the prefetch thread while a batch embeds: no
+    'Already borrowed' (a fast tokenizer used by two threads at once)."""
+    from config import load_settings
+
+    emb = OnnxEmbedder(EmbeddingSettings(), load_settings().models_dir, quantize=True)
+    errors: list[BaseException] = []
+
+    def count() -> None:
+        try:
+            for _ in range(300):
+                emb.count_tokens(TEXTS[1] * 3)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    for _ in range(5):
+        emb.embed_documents(TEXTS * 8)
+    thread.join()
+    assert not errors, errors
