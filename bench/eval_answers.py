@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     from make_sample_corpus import QUESTIONS
 
     from generation.answerer import Answerer
+    from generation.events import SourcesEvent, TokenEvent
     from generation.stack import build_generator
     from ingest.stack import build_ingestor
     from retrieval.stack import build_retrieval
-    from retrieval.types import Hit
 
     questions = QUESTIONS[: args.limit] if args.limit else QUESTIONS
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             events = list(answerers["generative"].stream(q["question"], "handbook"))
             gen_s = time.perf_counter() - t0
-            raw = "".join(e["text"] for e in events if e["event"] == "token")
-            sources = [Hit(**s) for s in events[0]["sources"]]
+            raw = "".join(e.text for e in events if isinstance(e, TokenEvent))
+            sources = events[0].sources if isinstance(events[0], SourcesEvent) else []
             raw_outputs.append({"question": q["question"], "raw": raw})
             for name, answerer in answerers.items():
                 t1 = time.perf_counter()

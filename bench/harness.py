@@ -321,9 +321,9 @@ def run_enclave(
     from sqlalchemy import select
 
     from config import configure_offline, load_settings
+    from db.models import Chunk, Collection, Document
     from ingest.pipeline import expand_paths
     from ingest.stack import build_ingestor
-    from retrieval.catalog import Chunk, Collection, Document
     from retrieval.stack import build_retrieval
 
     configure_offline()
@@ -455,7 +455,7 @@ def run_langchain_baseline(
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from config import configure_offline
-    from retrieval.embedder import bundled_embedding_model_path
+    from retrieval.backends.sentence_transformers import bundled_embedding_model_path
 
     configure_offline()
     warnings.filterwarnings("ignore", message=".*HuggingFaceEmbeddings.*deprecated.*")

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
 
     from bench.harness import load_recipe_documents
     from config import configure_offline
-    from retrieval.embedder import bundled_embedding_model_path
+    from retrieval.backends.sentence_transformers import bundled_embedding_model_path
 
     configure_offline()
     warnings.filterwarnings("ignore")

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
 
-    from generation.answerer import answer_from_event
+    from generation.events import DoneEvent, TokenEvent
     from generation.stack import build_answerer
     from retrieval.retriever import UnknownCollectionError
     from retrieval.stack import build_retrieval
@@ -35,17 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         done = None
         for event in answerer.stream(args.question, args.collection, args.k):
-            if event["event"] == "token" and not args.json:
-                print(event["text"], end="", flush=True)
-            elif event["event"] == "done":
-                done = event
+            if isinstance(event, TokenEvent) and not args.json:
+                print(event.text, end="", flush=True)
+            elif isinstance(event, DoneEvent):
+                done = event.answer
     except (UnknownCollectionError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         stack.close()
     assert done is not None
-    answer = answer_from_event(done)
+    answer = done
     if args.json:
         print(json.dumps({
             "answer": answer.answer,

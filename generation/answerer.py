@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from config.settings import Settings
+from generation.events import AnswerEvent, DoneEvent, SourcesEvent, TokenEvent
 from generation.extractive import extractive_answer
 from generation.prompt import (
     NOT_FOUND_ANSWER,
@@ -36,8 +37,6 @@ from generation.types import Answer, Citation, Generator, Sentence
 from retrieval.acl import Principal
 from retrieval.retriever import Retriever
 from retrieval.types import Embedder, Hit
-
-Event = dict[str, Any]
 
 UNVERIFIED_ANSWER = "No sentence of the generated answer could be verified against its sources."
 
@@ -56,6 +55,12 @@ class Answerer:
         self._generator = generator
         self._embedder = embedder
 
+    def warm_up(self) -> None:
+        """Load the answering model now (when it runs in-process) instead of on first use."""
+        warm = getattr(self._generator, "warm_up", None)
+        if warm is not None:
+            warm()
+
     @property
     def model_name(self) -> str:
         """The answering model's name."""
@@ -68,7 +73,7 @@ class Answerer:
         return str(path) if path else None
 
     def stream(self, question: str, collection: str, k: int | None = None, *,
-               principal: Principal | None = None) -> Iterator[Event]:
+               principal: Principal | None = None) -> Iterator[AnswerEvent]:
         """Yield ``sources``, then ``token`` events, then one ``done`` event with the answer.
 
         With a ``principal`` only passages of documents it may read are retrieved (the web
@@ -83,20 +88,19 @@ class Answerer:
         evidence = self._retriever.assess(question, hits)
         relevant = [] if evidence.abstain else [
             h for h in hits if h.score >= self._settings.retrieval.min_score][: gen.max_sources]
-        yield {"event": "sources", "sources": [h.to_dict() for h in relevant or hits],
-               "evidence": evidence.to_dict()}
+        yield SourcesEvent(relevant or hits, evidence)
         mode = "extractive" if gen.mode == "extractive" else "generative"
         if not relevant:
             answer = Answer(question, NOT_FOUND_ANSWER, [], hits, abstained=True,
                             model=self.model_name, mode=mode)
-            yield {"event": "token", "text": NOT_FOUND_ANSWER}
-            yield {"event": "done", **answer.to_dict()}
+            yield TokenEvent(NOT_FOUND_ANSWER)
+            yield DoneEvent(answer)
             return
 
         if gen.mode == "extractive":
             answer = self.extractive(question, relevant)
-            yield {"event": "token", "text": answer.answer}
-            yield {"event": "done", **answer.to_dict()}
+            yield TokenEvent(answer.answer)
+            yield DoneEvent(answer)
             return
 
         messages = build_messages(question, relevant, gen.max_source_chars,
@@ -104,8 +108,8 @@ class Answerer:
         pieces: list[str] = []
         for piece in self._generator.stream(messages, gen.max_tokens, gen.temperature):
             pieces.append(piece)
-            yield {"event": "token", "text": piece}
-        yield {"event": "done", **self.finish(question, "".join(pieces), relevant).to_dict()}
+            yield TokenEvent(piece)
+        yield DoneEvent(self.finish(question, "".join(pieces), relevant))
 
     def extractive(self, question: str, hits: list[Hit]) -> Answer:
         """The answer quoted from the passages (abstains when none has a quotable sentence)."""
@@ -155,11 +159,10 @@ class Answerer:
     def ask(self, question: str, collection: str, k: int | None = None, *,
             principal: Principal | None = None) -> Answer:
         """Answer without streaming."""
-        done: Event = {}
         for event in self.stream(question, collection, k, principal=principal):
-            if event["event"] == "done":
-                done = event
-        return answer_from_event(done)
+            if isinstance(event, DoneEvent):
+                return event.answer
+        raise RuntimeError("the answer stream ended without an answer")  # pragma: no cover
 
 
 def _with_spans(citations: list[Citation], sentences: list[Sentence], hits: list[Hit]
@@ -181,19 +184,3 @@ def _with_spans(citations: list[Citation], sentences: list[Sentence], hits: list
             c = replace(c, span_start=start, span_end=end, quote=quote)
         out.append(c)
     return out
-
-
-def answer_from_event(event: Event) -> Answer:
-    """Rebuild an :class:`Answer` from a ``done`` event."""
-    from retrieval.types import Hit
-
-    return Answer(
-        question=event["question"],
-        answer=event["answer"],
-        citations=[Citation(**c) for c in event["citations"]],
-        sources=[Hit(**s) for s in event["sources"]],
-        abstained=event["abstained"],
-        model=event["model"],
-        sentences=[Sentence.from_dict(s) for s in event.get("sentences", [])],
-        mode=event.get("mode", "generative"),
-    )

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from generation.safety import is_instruction
-from generation.support import content_stems, embed, lexical_overlap, sentence_spans
+from generation.sentences import sentence_spans
+from generation.support import content_stems, embed, lexical_overlap
 from generation.types import Citation, Sentence, SupportSpan
 from retrieval.types import Hit
 

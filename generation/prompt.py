@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from generation.safety import neutralize_source
-from generation.support import split_sentences as _split
+from generation.sentences import split_sentences as _split
 from generation.types import Citation, Message
 from retrieval.types import Hit
 

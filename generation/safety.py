@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from generation.sentences import sentence_spans
+
 # -- links and images ---------------------------------------------------------------------
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\n]*)\)")
@@ -122,8 +124,6 @@ def is_instruction(sentence: str) -> bool:
 
 def neutralize_source(text: str) -> str:
     """Passage text for the prompt: instruction-like sentences and links replaced."""
-    from generation.support import sentence_spans  # local: support imports this module
-
     pieces, last = [], 0
     for start, end in sentence_spans(text):
         sentence = text[start:end]
@@ -166,8 +166,6 @@ def injected_terms(passages: Iterable[str], question: str = "") -> set[str]:
     An answer sentence containing one repeats what a hidden instruction told the model to say
     (a canary like ``PWNED-7``); such a sentence is removed whatever ``unsupported`` says.
     """
-    from generation.support import sentence_spans
-
     inside: set[str] = set()
     outside: set[str] = set(w.lower() for w in _WORD.findall(question))
     for text in passages:

@@ -13,11 +13,11 @@ def build_generator(settings: Settings) -> Generator:
     """The configured backend; heavy imports stay lazy."""
     match settings.generation.backend:
         case "llamacpp":
-            from generation.llamacpp_generator import LlamaCppGenerator
+            from generation.backends.llamacpp import LlamaCppGenerator
 
             return LlamaCppGenerator(settings.generation)
         case "openai":
-            from generation.openai_generator import OpenAICompatibleGenerator
+            from generation.backends.openai import OpenAICompatibleGenerator
 
             return OpenAICompatibleGenerator(settings.generation)
     raise ValueError(f"unknown generation.backend {settings.generation.backend!r}")

@@ -32,74 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from generation.safety import contains_terms, injected_terms, is_instruction, reveals_prompt
+from generation.sentences import MARKER_RE, markers, sentence_spans, strip_markers
 from generation.types import Sentence, SupportSpan
 from retrieval.types import Hit
 
-# -- sentence splitting -------------------------------------------------------------------
-_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?:[ \t]*\[\d{1,2}\])*")
-_ABBREVIATIONS = frozenset(
-    "e.g i.e p pp no nr dr mr mrs ms prof vs cf al approx fig figs st inc ltd co corp ca vol "
-    "ch sec art dept est min max jan feb mar apr jun jul aug sep sept oct nov dec mt ft".split()
-)
-_MARKER_RE = re.compile(r"\[(\d{1,2})\]")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of ``text``; lines never share a sentence.
-
-    A sentence ends at ``.``/``!``/``?`` (with closing quotes and trailing ``[n]`` markers)
-    followed by white space and a character that is not lower case, unless the word before
-    the full stop is an abbreviation or an initial (``p. 2``, ``e.g.``). Decimal numbers,
-    e-mail addresses and ``[n]`` markers therefore stay inside their sentence.
-    """
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        start = 0
-        for m in _END_RE.finditer(line):
-            end = m.end()
-            if end < len(line) and not line[end].isspace():
-                continue
-            rest = line[end:].lstrip()
-            if rest and rest[0].islower():
-                continue
-            if m.group(0).startswith(".") and not m.group(0).startswith(".."):
-                before = line[start:m.start()].split()
-                token = before[-1].lstrip("([\"'“‘").lower() if before else ""
-                if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
-                    continue
-            _add_span(spans, line, offset, start, end)
-            start = end
-        _add_span(spans, line, offset, start, len(line))
-        offset += len(line) + 1
-    return spans
-
-
-def _add_span(spans: list[tuple[int, int]], line: str, offset: int, start: int, end: int) -> None:
-    piece = line[start:end]
-    stripped = piece.strip()
-    if not any(ch.isalnum() for ch in stripped):
-        return
-    lead = len(piece) - len(piece.lstrip())
-    spans.append((offset + start + lead, offset + start + lead + len(stripped)))
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text`` (see :func:`sentence_spans`)."""
-    return [text[s:e] for s, e in sentence_spans(text)]
-
-
-def markers(sentence: str) -> list[int]:
-    """The ``[n]`` numbers of a sentence, in order, without repeats."""
-    return list(dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence)))
-
-
-def strip_markers(sentence: str) -> str:
-    """The sentence without ``[n]`` markers."""
-    return " ".join(_MARKER_RE.sub(" ", sentence).split())
-
-
-# -- numbers, names, content words ---------------------------------------------------------
+# -- numbers and content words ------------------------------------------------------------
 _NUMBER_RE = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*")
 _NUMBER_WORDS = {
     "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -135,7 +73,7 @@ def _norm_number(raw: str) -> str:
 
 def numbers(text: str) -> set[str]:
     """Normalised numbers in ``text`` (digits and number words; ``[n]`` markers ignored)."""
-    text = _MARKER_RE.sub(" ", text)
+    text = MARKER_RE.sub(" ", text)
     found = {_norm_number(m.group(0).rstrip(".,")) for m in _NUMBER_RE.finditer(text)}
     for word in _TOKEN_RE.findall(text.lower()):
         if word in _NUMBER_WORDS:
@@ -156,7 +94,7 @@ def _stem(word: str) -> str:
 
 def content_stems(text: str) -> set[str]:
     """Crudely stemmed content words (stop words and number words dropped; digits kept)."""
-    text = _MARKER_RE.sub(" ", text)
+    text = MARKER_RE.sub(" ", text)
     out = set()
     for token in _TOKEN_RE.findall(text):
         low = token.lower()
@@ -172,7 +110,7 @@ def content_stems(text: str) -> set[str]:
 
 def names(text: str) -> set[str]:
     """Lower-cased names in ``text``: capitalised or upper-case words other than the first."""
-    tokens = _TOKEN_RE.findall(_MARKER_RE.sub(" ", text))
+    tokens = _TOKEN_RE.findall(MARKER_RE.sub(" ", text))
     found = set()
     for i, token in enumerate(tokens):
         if token.lower() in STOP_WORDS or token.lower() in _NUMBER_WORDS:
@@ -223,8 +161,6 @@ class PassageIndex:
 
 def index_passage(hit: Hit) -> PassageIndex:
     """Windows of one and two consecutive sentences of ``hit.text``."""
-    from generation.safety import is_instruction
-
     text = hit.text
     spans = sentence_spans(text)
     windows = []
@@ -323,8 +259,6 @@ class SupportChecker:
     def check(self, answer: str, hits: Sequence[Hit], question: str = "",
               system_prompt: str = "") -> list[Checked]:
         """Support verdicts for every sentence of ``answer`` (citing ``hits`` as ``[1]``...)."""
-        from generation.safety import contains_terms, injected_terms, reveals_prompt
-
         spans = sentence_spans(answer)
         if not spans:
             return []

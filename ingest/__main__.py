@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_job(jobs: object, job_id: int, args: argparse.Namespace, stats: object) -> int:
     """Run one job with terminal progress; returns the number of failed files."""
     from ingest.jobs import JobManager
-    from ingest.pipeline import FileResult, IngestStats
+    from ingest.results import FileResult, IngestStats
 
     assert isinstance(stats, IngestStats)
 
@@ -168,7 +168,7 @@ def _run_job(jobs: object, job_id: int, args: argparse.Namespace, stats: object)
 
 
 def _describe(result: object) -> str:
-    from ingest.pipeline import FileResult
+    from ingest.results import FileResult
 
     assert isinstance(result, FileResult)
     if result.status == "failed":

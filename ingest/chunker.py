@@ -56,6 +56,13 @@ class TokenChunker:
     def _tokens(self, text: str) -> int:
         return self._embedder.count_tokens(text)
 
+    def _block_tokens(self, blocks: list[Block]) -> list[int]:
+        """Tokens of each block's text, special tokens excluded (batched when possible)."""
+        many = getattr(self._embedder, "count_tokens_many", None)
+        texts = [b.text for b in blocks]
+        counts = many(texts) if many is not None else [self._tokens(t) for t in texts]
+        return [c - 2 for c in counts]
+
     def _split(self, text: str, budget: int) -> list[str]:
         tokenizer: Any = getattr(self._embedder, "tokenizer", None)
         overlap = min(self._settings.overlap_tokens, budget // 4)
@@ -102,12 +109,14 @@ class TokenChunker:
 
     def _iter_chunks(self, document: ParsedDocument) -> Iterator[ChunkDraft]:
         limit = self.limit
+        self._prefix_cache: dict[tuple[str, ...], int] = {}
+        counts = self._block_tokens(document.blocks)
         path: list[str] = []
         buffer = _Buffer()
         buffer_path: tuple[str, ...] = ()
         buffer_page: int | None = None
         offset = 0
-        for block in document.blocks:
+        for block, block_tokens in zip(document.blocks, counts, strict=True):
             start = offset
             offset += len(block.text) + len(BLOCK_SEPARATOR)
             if not block.text.strip():
@@ -123,7 +132,6 @@ class TokenChunker:
             elif buffer.blocks and (block.page != buffer_page or block.kind == "table"):
                 # Chunks never span pages; tables get chunks of their own.
                 yield from self._flush(buffer, buffer_path, buffer_page, limit)
-            block_tokens = self._tokens(block.text) - 2
             if buffer.blocks:
                 prefix_tokens = self._prefix_tokens(buffer_path)
                 if buffer.tokens + block_tokens + prefix_tokens + 4 > limit:
@@ -139,7 +147,12 @@ class TokenChunker:
     def _prefix_tokens(self, heading_path: tuple[str, ...]) -> int:
         if not heading_path:
             return 0
-        return self._tokens(HEADING_SEPARATOR.join(heading_path)) - 1
+        cache = getattr(self, "_prefix_cache", None)
+        if cache is None:
+            return self._tokens(HEADING_SEPARATOR.join(heading_path)) - 1
+        if heading_path not in cache:
+            cache[heading_path] = self._tokens(HEADING_SEPARATOR.join(heading_path)) - 1
+        return cache[heading_path]
 
     def _fit_path(self, heading_path: tuple[str, ...], limit: int) -> tuple[str, ...]:
         """Drop outer headings until the prefix is small enough to leave room for text.

@@ -12,73 +12,17 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.pipeline import BatchItem, FileResult, Ingestor, validate_collection_name
-from retrieval.catalog import Base
+from db.models import FILE_ACTIVE, Document, IngestJob, IngestJobFile, now
+from ingest.pipeline import Ingestor, validate_collection_name
+from ingest.results import BatchItem, FileResult
 
 log = logging.getLogger(__name__)
-
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
-FILE_ACTIVE = ("parsing", "chunking", "embedding", "indexing")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-class IngestJob(Base):
-    """A batch of files to ingest into one collection."""
-
-    __tablename__ = "ingest_jobs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    collection: Mapped[str] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload | cli | retry
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    cancel_requested: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    started_at: Mapped[datetime | None] = mapped_column(default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    error: Mapped[str | None] = mapped_column(Text, default=None)
-    # Who queued it, and the groups its documents are restricted to (comma-separated; the
-    # restriction is committed with each document, so it is never visible unrestricted).
-    created_by: Mapped[str | None] = mapped_column(String(200), default=None)
-    restrict_to: Mapped[str] = mapped_column(Text, default="")
-
-    files: Mapped[list[IngestJobFile]] = relationship(
-        back_populates="job", cascade="all, delete-orphan", order_by="IngestJobFile.ordinal"
-    )
-
-
-class IngestJobFile(Base):
-    """One file of a job.
-
-    ``status`` is queued, a stage (parsing, chunking, embedding, indexing), or an outcome
-    (added, replaced, unchanged, failed, cancelled).
-    """
-
-    __tablename__ = "ingest_job_files"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id", ondelete="CASCADE"),
-                                        index=True)
-    ordinal: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(255))
-    path: Mapped[str] = mapped_column(Text)
-    storage_name: Mapped[str | None] = mapped_column(String(80), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    error: Mapped[str | None] = mapped_column(Text, default=None)
-    document_id: Mapped[int | None] = mapped_column(Integer, default=None)
-    version: Mapped[int | None] = mapped_column(Integer, default=None)
-    chunks: Mapped[int] = mapped_column(Integer, default=0)
-
-    job: Mapped[IngestJob] = relationship(back_populates="files")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +66,6 @@ class JobManager:
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
-        Base.metadata.create_all(sessions.kw["bind"])
 
     # -- create and control ------------------------------------------------------------
     def create(self, collection: str, files: Sequence[NewFile], source: str = "upload", *,
@@ -169,7 +112,7 @@ class JobManager:
                 return False
             if job.status == "queued":
                 job.status = "cancelled"
-                job.finished_at = _now()
+                job.finished_at = now()
                 for f in job.files:
                     if f.status == "queued":
                         f.status = "cancelled"
@@ -199,8 +142,6 @@ class JobManager:
         Those are stored uploads without a document or a pending/failed job file, and temp
         index files left by a crash mid-save.
         """
-        from retrieval.catalog import Document
-
         settings = self._ingestor.settings
         problems: list[str] = []
         with self._sessions() as session:
@@ -268,7 +209,7 @@ class JobManager:
                 return None
             claimed = session.execute(
                 update(IngestJob).where(IngestJob.id == job.id, IngestJob.status == "queued")
-                .values(status="running", started_at=job.started_at or _now())
+                .values(status="running", started_at=job.started_at or now())
             ).rowcount
             session.commit()
             return job.id if claimed else None
@@ -298,7 +239,7 @@ class JobManager:
                 raise LookupError(f"no job {job_id}")
             if job.status in ("queued", "running"):
                 job.status = "running"
-                job.started_at = job.started_at or _now()
+                job.started_at = job.started_at or now()
             session.commit()
             collection = job.collection
             restrict = tuple(g for g in job.restrict_to.split(",") if g)
@@ -356,7 +297,7 @@ class JobManager:
     def _finish(self, job_id: int, status: str, error: str | None) -> None:
         with self._sessions() as session:
             session.execute(update(IngestJob).where(IngestJob.id == job_id)
-                            .values(status=status, error=error, finished_at=_now()))
+                            .values(status=status, error=error, finished_at=now()))
             session.commit()
 
     def wait(self, job_id: int, timeout: float = 600, poll: float = 0.1) -> dict[str, Any]:

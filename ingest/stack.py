@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ingest.chunker import TokenChunker
+from ingest.parsers.unstructured import UnstructuredParser
 from ingest.pipeline import Ingestor
 from ingest.types import Parser
-from ingest.unstructured_parser import UnstructuredParser
 from retrieval.stack import RetrievalStack
 
 
@@ -13,7 +13,7 @@ def build_parser(stack: RetrievalStack) -> Parser:
     """The sandboxed parser (``ingest.sandbox``), or in-process parsing when it is disabled."""
     sandbox = stack.settings.ingest.sandbox
     if sandbox.enabled:
-        from ingest.sandbox import SandboxedParser
+        from ingest.parsers.sandbox import SandboxedParser
 
         return SandboxedParser(sandbox)
     return UnstructuredParser(

@@ -8,6 +8,25 @@ from typing import Protocol
 
 BLOCK_SEPARATOR = "\n\n"
 
+# The file types Enclave reads, by file name suffix (every parser backend handles these).
+FILE_TYPES = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "txt",
+    ".eml": "eml",
+}
+
+
+def file_type_for(name: str) -> str | None:
+    """The file type (``pdf``, ``docx``...) for a file name, or None if unsupported."""
+    return FILE_TYPES.get(Path(name).suffix.lower())
+
 
 class IngestError(Exception):
     """A file could not be ingested; ``str(err)`` is a reason a user can read."""

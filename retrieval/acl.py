@@ -23,16 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from sqlalchemy import (
-    CheckConstraint,
     ColumnElement,
     Exists,
-    ForeignKey,
     Select,
-    String,
-    UniqueConstraint,
     delete,
     exists,
     false,
@@ -40,12 +35,17 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from retrieval.catalog import Base, Collection, Document
-
-GrantLevel = Literal["read", "manage"]
-GRANT_LEVELS: tuple[str, ...] = get_args(GrantLevel)
+from db.models import (
+    GRANT_LEVELS,
+    Collection,
+    CollectionGrant,
+    Document,
+    DocumentRestriction,
+    GrantLevel,
+    Group,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,46 +63,6 @@ class Principal:
             raise TypeError("Principal.groups must be a set of group names, not a string")
         if not isinstance(self.groups, frozenset):
             object.__setattr__(self, "groups", frozenset(self.groups))
-
-
-class Group(Base):
-    """A named group of users; grants and restrictions refer to groups, never to users."""
-
-    __tablename__ = "acl_groups"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-
-
-class CollectionGrant(Base):
-    """Group ``group_id`` may ``read`` (or ``manage``, which implies read) a collection."""
-
-    __tablename__ = "acl_collection_grants"
-    __table_args__ = (
-        UniqueConstraint("collection_id", "group_id"),
-        CheckConstraint("level IN ('read', 'manage')", name="ck_acl_grant_level"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    collection_id: Mapped[int] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE"), index=True
-    )
-    group_id: Mapped[int] = mapped_column(ForeignKey("acl_groups.id", ondelete="CASCADE"),
-                                          index=True)
-    level: Mapped[str] = mapped_column(String(16), default="read")
-
-
-class DocumentRestriction(Base):
-    """Document ``document_id`` is readable only by the groups listed for it (narrowing)."""
-
-    __tablename__ = "acl_document_restrictions"
-
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
-    )
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("acl_groups.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
 
 
 # -- groups ----------------------------------------------------------------------------------

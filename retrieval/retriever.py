@@ -1,6 +1,7 @@
 """Retrieval: dense (FAISS) and keyword (BM25) candidates, fused, hydrated from the catalog.
 
-De-duplication, optional cross-encoder reranking, MMR and neighbour context follow.
+De-duplication, optional cross-encoder reranking and MMR follow; the matched chunks are then
+grown into passages with neighbour context (:mod:`retrieval.passages`).
 
 The catalog is the source of truth: a FAISS id whose chunk is not committed in the catalog
 (mid-replace, or deleted) is skipped, so a replaced document switches versions at the moment
@@ -16,23 +17,26 @@ as the CLI) nothing is access-filtered.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import RetrievalSettings
+from db.engine import read_snapshot
+from db.models import Chunk, Collection, Document
 from retrieval.acl import Principal, allowed_document_ids
-from retrieval.catalog import Chunk, Collection, Document, get_collection
+from retrieval.catalog import get_collection
 from retrieval.evidence import Evidence, judge
-from retrieval.faiss_index import FaissIndexStore
 from retrieval.fusion import min_max, mmr_order, reciprocal_rank_fusion
-from retrieval.keyword_index import SqliteKeywordIndex
-from retrieval.types import Embedder, Hit, Reranker
+from retrieval.passages import grow_passages, hydrate, make_hit
+from retrieval.types import Embedder, Hit, KeywordIndex, Reranker, VectorIndex
+
+log = logging.getLogger(__name__)
 
 
 class UnknownCollectionError(LookupError):
@@ -61,16 +65,19 @@ class Retriever:
         self,
         session_factory: sessionmaker[Session],
         embedder: Embedder,
-        index: FaissIndexStore,
+        index: VectorIndex,
         settings: RetrievalSettings | None = None,
-        keyword: SqliteKeywordIndex | None = None,
+        keyword: KeywordIndex | None = None,
         reranker: Reranker | None = None,
     ) -> None:
         self._sessions = session_factory
         self._embedder = embedder
         self._index = index
         self.settings = settings or RetrievalSettings()
-        self._keyword = keyword or SqliteKeywordIndex()
+        self._keyword = keyword
+        if keyword is None and self.settings.mode != "dense":
+            log.warning("retrieval.mode is %r but this database has no keyword index: "
+                        "searching with the dense leg only", self.settings.mode)
         self._reranker = reranker
 
     @property
@@ -92,7 +99,8 @@ class Retriever:
         """Whether ``hits`` (retrieved for ``question``) answer it: :mod:`retrieval.evidence`."""
         with self._sessions() as session:
             return judge(question, hits,
-                         lambda stems: self._keyword.term_counts(session, stems),
+                         lambda stems: (self._keyword.term_counts(session, stems)
+                                        if self._keyword is not None else ({}, 0)),
                          self.settings.abstention, self.settings.min_score)
 
     def search_many(
@@ -102,6 +110,7 @@ class Retriever:
         """Batch form of :meth:`search`: one embedding batch, one list of hits per query."""
         k = k or self.settings.top_k
         with self._sessions() as session:
+            read_snapshot(session)  # keyword, hydration and ACL reads agree with each other
             coll = get_collection(session, collection)
             if coll is None:
                 raise UnknownCollectionError(f"no collection named {collection!r}")
@@ -135,30 +144,33 @@ class Retriever:
         allowed: np.ndarray | None, scope: _Scope | None = None,
     ) -> list[Hit]:
         s = self.settings
+        mode = s.mode if self._keyword is not None else "dense"
         n = max(s.candidates, k)
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        if s.mode in ("dense", "hybrid"):
+        if mode in ("dense", "hybrid"):
             if allowed is None:
                 scores, ids = self._index.search(coll.id, vector, n + 8)
             else:
                 scores, ids = self._index.search_filtered(coll.id, vector, n + 8, allowed)
             dense = [(int(i), float(sc)) for sc, i in zip(scores, ids, strict=True) if i >= 0]
-        if s.mode in ("keyword", "hybrid") and scope is not None:
+        if self._keyword is None:
+            pass
+        elif mode in ("keyword", "hybrid") and scope is not None:
             # Restricted inside the SQL, then checked chunk by chunk (defence in depth).
             keyword = self._keyword.search(session, coll.id, query, n,
                                            allowed_document_ids=scope.documents)
             keyword = [(c, sc) for c, sc in keyword if c in scope.chunks]
-        elif s.mode in ("keyword", "hybrid"):
+        elif mode in ("keyword", "hybrid"):
             keyword = self._keyword.search(session, coll.id, query, n * 2 if allowed is not None
                                            else n)
             if allowed is not None:
                 allowed_set = set(allowed.tolist())
                 keyword = [(c, sc) for c, sc in keyword if c in allowed_set][:n]
 
-        if s.mode == "dense":
+        if mode == "dense":
             ranked = dense
-        elif s.mode == "keyword":
+        elif mode == "keyword":
             ranked = keyword
         elif s.fusion == "rrf":
             ranked = reciprocal_rank_fusion(
@@ -169,7 +181,7 @@ class Retriever:
             ranked = _weighted(dense, keyword, s.dense_weight)
 
         ids = [c for c, _ in ranked]
-        rows = self._hydrate(session, ids)
+        rows = hydrate(session, ids)
         if scope is not None:
             rows = {c: row for c, row in rows.items() if scope.permits(c, row[1])}
         ranked = [(c, sc) for c, sc in ranked if c in rows]
@@ -180,8 +192,8 @@ class Retriever:
         cosine = cand_vecs @ vector.astype(np.float32)
         keyword_scores = dict(keyword)
         hits = [
-            _make_hit(rows[c], coll.name, float(cosine[i]), float(fused),
-                      keyword_scores.get(c))
+            make_hit(rows[c], coll.name, float(cosine[i]), float(fused),
+                     keyword_scores.get(c))
             for i, (c, fused) in enumerate(ranked)
         ]
         order = _dedup(cand_vecs, s.dedup_threshold)
@@ -200,7 +212,7 @@ class Retriever:
             hits = [hits[i] for i in order]
         if s.passage_max_chars or s.neighbours:
             ordinals = {c: rows[c][0].ordinal for c, _ in ranked}
-            return _grow_passages(session, hits, ordinals, k, s.passage_max_chars, s.neighbours)
+            return grow_passages(session, hits, ordinals, k, s.passage_max_chars, s.neighbours)
         return hits[:k]
 
     # -- helpers -------------------------------------------------------------------------
@@ -228,17 +240,6 @@ class Retriever:
             batch = ordered[start:start + _IN_BATCH]
             out.extend(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(batch))))
         return np.array(out, dtype=np.int64)
-
-    @staticmethod
-    def _hydrate(session: Session, ids: list[int]) -> dict[int, tuple[Chunk, Document]]:
-        if not ids:
-            return {}
-        rows = session.execute(
-            select(Chunk, Document)
-            .join(Document, Chunk.document_id == Document.id)
-            .where(Chunk.id.in_(ids), Document.status == "ready")
-        ).all()
-        return {chunk.id: (chunk, doc) for chunk, doc in rows}
 
 
 _IN_BATCH = 5000
@@ -270,119 +271,6 @@ class _Scope:
     def permits(self, chunk_id: int, doc: Document) -> bool:
         return (chunk_id in self.chunks and doc.id in self.documents
                 and doc.collection_id == self.collection_id)
-
-
-_SEPARATOR = "\n\n"  # how blocks are joined in a document's text (ingest.types)
-_GROW_CHUNKS = 8  # a passage never grows by more than this many chunks on a side
-
-
-def _grow_passages(
-    session: Session, hits: list[Hit], ordinals: dict[int, int], k: int, max_chars: int,
-    neighbours: int,
-) -> list[Hit]:
-    """The first ``k`` hits as passages: each matched chunk grown with adjacent chunks.
-
-    Adjacent chunks join a passage while they belong to the same document section (heading
-    path) and page (a citation names one page), touch it in the document's text (so the
-    passage is one contiguous span of it) and the passage stays within ``max_chars``; growth
-    alternates before/after. A hit whose
-    passage overlaps a better hit's is dropped (merged into it). ``neighbours`` chunks on each
-    side of the passage become ``context_before``/``context_after``. All neighbours of all
-    candidates come from one query.
-    """
-    reach = (_GROW_CHUNKS if max_chars else 0) + neighbours
-    candidates = hits[: max(3 * k, k + 10)]
-    near = or_(*(and_(Chunk.document_id == h.document_id,
-                      Chunk.ordinal.between(ordinals[h.chunk_id] - reach,
-                                            ordinals[h.chunk_id] + reach))
-                 for h in candidates))
-    rows: dict[int, dict[int, Any]] = {}
-    for row in session.execute(select(Chunk.document_id, Chunk.ordinal, Chunk.char_start,
-                                      Chunk.char_end, Chunk.text, Chunk.heading_path, Chunk.page)
-                               .where(near)):
-        rows.setdefault(row.document_id, {})[row.ordinal] = row
-    taken: dict[int, list[tuple[int, int]]] = {}
-    out: list[Hit] = []
-    for hit in candidates:
-        chunks, ordinal = rows.get(hit.document_id, {}), ordinals[hit.chunk_id]
-        me = chunks.get(ordinal)
-        if me is None:  # changed since the search (a replace committed): keep the hit as is
-            out.append(hit)
-        else:
-            lo, hi = _grow(chunks, me, ordinal, max_chars)
-            if any(lo <= b and hi >= a for a, b in taken.get(hit.document_id, [])):
-                continue  # this stretch is already a better hit's passage
-            taken.setdefault(hit.document_id, []).append((lo, hi))
-            text, match_start = _join(chunks, lo, hi, ordinal)
-            out.append(replace(
-                hit, text=text, char_start=chunks[lo].char_start, char_end=chunks[hi].char_end,
-                match_start=match_start, match_end=match_start + len(me.text),
-                context_before=_SEPARATOR.join(chunks[o].text for o in range(lo - neighbours, lo)
-                                               if o in chunks),
-                context_after=_SEPARATOR.join(chunks[o].text for o in range(hi + 1,
-                                                                            hi + 1 + neighbours)
-                                              if o in chunks),
-            ))
-        if len(out) == k:
-            break
-    return out
-
-
-def _touch(a: Any, b: Any) -> bool:
-    """Chunk ``b`` follows ``a`` in the document's text with at most a block separator between."""
-    return a.char_end + len(_SEPARATOR) >= b.char_start
-
-
-def _grow(chunks: dict[int, Any], me: Any, ordinal: int, max_chars: int) -> tuple[int, int]:
-    lo = hi = ordinal
-    length = len(me.text)
-    grew = max_chars > 0
-    while grew:
-        grew = False
-        for side in (-1, 1):
-            edge = lo if side < 0 else hi
-            other = chunks.get(edge + side)
-            if (other is None or other.heading_path != me.heading_path
-                    or other.page != me.page or abs(edge + side - ordinal) > _GROW_CHUNKS
-                    or length + len(other.text) > max_chars
-                    or not (_touch(other, chunks[edge]) if side < 0
-                            else _touch(chunks[edge], other))):
-                continue
-            length += len(other.text)
-            lo, hi = (edge + side, hi) if side < 0 else (lo, edge + side)
-            grew = True
-    return lo, hi
-
-
-def _join(chunks: dict[int, Any], lo: int, hi: int, ordinal: int) -> tuple[str, int]:
-    """Chunks ``lo..hi`` joined as the document has them, and where chunk ``ordinal`` starts.
-
-    Overlapping split pieces appear once and block separators are kept, so the text is
-    exactly the document's text from the first chunk's start to the last one's end.
-    """
-    first = chunks[lo]
-    text, end = first.text, first.char_end
-    for o in range(lo + 1, hi + 1):
-        c = chunks[o]
-        if c.char_start < end:
-            text += c.text[end - c.char_start:]
-        else:
-            text += _SEPARATOR[: c.char_start - end] + c.text
-        end = max(end, c.char_end)
-    return text, chunks[ordinal].char_start - first.char_start
-
-
-def _make_hit(
-    row: tuple[Chunk, Document], collection: str, cosine: float, fused: float,
-    keyword_score: float | None,
-) -> Hit:
-    chunk, doc = row
-    return Hit(
-        chunk_id=chunk.id, document_id=doc.id, document=doc.name, collection=collection,
-        page=chunk.page, heading_path=chunk.heading_path, text=chunk.text, score=cosine,
-        char_start=chunk.char_start, char_end=chunk.char_end, document_version=doc.version,
-        fused_score=fused, keyword_score=keyword_score,
-    )
 
 
 def _weighted(

@@ -12,13 +12,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from retrieval.catalog import init_catalog, make_engine
-from retrieval.embedder import SentenceTransformersEmbedder
-from retrieval.faiss_index import FaissIndexStore
-from retrieval.keyword_index import install_keyword_index
-from retrieval.onnx_embedder import OnnxEmbedder
-from retrieval.reranker import CrossEncoderReranker
+from db.engine import make_engine, session_factory
+from db.migrate import prepare
+from retrieval.backends.cross_encoder import CrossEncoderReranker
+from retrieval.backends.faiss import FaissIndexStore
+from retrieval.backends.onnx import OnnxEmbedder
+from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
+from retrieval.backends.sqlite_fts import SqliteKeywordIndex
 from retrieval.retriever import Retriever
+from retrieval.types import KeywordIndex, VectorIndex
 
 
 @dataclass
@@ -29,8 +31,13 @@ class RetrievalStack:
     engine: Engine
     sessions: sessionmaker[Session]
     embedder: SentenceTransformersEmbedder | OnnxEmbedder
-    index: FaissIndexStore
+    index: VectorIndex
+    keyword: KeywordIndex | None
     retriever: Retriever
+
+    def prepare_database(self) -> None:
+        """Migrate the database (``database_auto_upgrade``) or refuse an out-of-date one."""
+        prepare(self.engine, auto_upgrade=self.settings.database_auto_upgrade)
 
     def close(self) -> None:
         """Release database connections."""
@@ -45,18 +52,54 @@ def build_embedder(settings: Settings) -> SentenceTransformersEmbedder | OnnxEmb
     return OnnxEmbedder(settings.embedding, settings.models_dir, quantize=backend == "onnx-int8")
 
 
-def build_retrieval(settings: Settings) -> RetrievalStack:
-    """Open the catalog and wire the retriever. The embedding model loads lazily."""
+def build_vector_index(settings: Settings, embedder: SentenceTransformersEmbedder | OnnxEmbedder
+                       ) -> VectorIndex:
+    """The vector store named by ``retrieval.vector_backend`` (``faiss``: files in index_dir)."""
+    backend = settings.retrieval.vector_backend
+    if backend == "faiss":
+        return FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension)
+    raise ValueError(f"unknown retrieval.vector_backend {backend!r}")
+
+
+def build_keyword_index(settings: Settings, engine: Engine) -> KeywordIndex | None:
+    """The keyword index named by ``retrieval.keyword_backend``.
+
+    ``auto``: SQLite FTS5 on a SQLite catalog; none on other databases (a PostgreSQL keyword
+    index would be ``backends/postgres_fts.py``), where the retriever runs dense-only and
+    says so in the log. ``none``: never.
+    """
+    backend = settings.retrieval.keyword_backend
+    if backend == "auto":
+        backend = "sqlite-fts" if engine.dialect.name == "sqlite" else "none"
+    if backend == "sqlite-fts":
+        if engine.dialect.name != "sqlite":
+            raise ValueError("retrieval.keyword_backend sqlite-fts needs a SQLite catalog")
+        return SqliteKeywordIndex()
+    if backend == "none":
+        return None
+    raise ValueError(f"unknown retrieval.keyword_backend {backend!r}")
+
+
+def build_retrieval(settings: Settings, *, prepare_database: bool = True) -> RetrievalStack:
+    """Open the catalog and wire the retriever. The embedding model loads lazily.
+
+    ``prepare_database``: migrate (or check) the schema now, as the CLIs want; the web app
+    leaves it to :meth:`services.container.Services.start`.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.catalog_url)
-    sessions = init_catalog(engine)
-    install_keyword_index(engine)
+    sessions = session_factory(engine)
     embedder = build_embedder(settings)
-    index = FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension)
+    index = build_vector_index(settings, embedder)
+    keyword = build_keyword_index(settings, engine)
     reranker = None
     if settings.retrieval.reranker_path:
         reranker = CrossEncoderReranker(settings.retrieval.reranker_path,
                                         device=settings.embedding.device)
-    retriever = Retriever(sessions, embedder, index, settings.retrieval, reranker=reranker)
-    return RetrievalStack(settings, engine, sessions, embedder, index, retriever)
+    retriever = Retriever(sessions, embedder, index, settings.retrieval, keyword=keyword,
+                          reranker=reranker)
+    stack = RetrievalStack(settings, engine, sessions, embedder, index, keyword, retriever)
+    if prepare_database:
+        stack.prepare_database()
+    return stack
 

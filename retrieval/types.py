@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection as AbstractCollection
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +78,13 @@ class Reranker(Protocol):
         ...
 
 
+@runtime_checkable
 class VectorIndex(Protocol):
-    """Per-collection vector store keyed by catalog chunk id."""
+    """Per-collection vector store keyed by catalog chunk id (FAISS: ``backends/faiss.py``).
+
+    Vectors are unit length; scores are inner products (cosine). Changes are visible to
+    searches at once and durable after :meth:`save`.
+    """
 
     def add(self, collection_id: int, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under the given chunk ids."""
@@ -90,13 +97,59 @@ class VectorIndex(Protocol):
     def search(
         self, collection_id: int, query: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k ``(scores, ids)`` for one query vector; ids are -1 past the end."""
+        """Top-k ``(scores, ids)`` for one query vector, best first."""
+        ...
+
+    def search_filtered(
+        self, collection_id: int, query: np.ndarray, k: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k among the ``allowed`` chunk ids only (filtered inside the index)."""
+        ...
+
+    def vectors(self, collection_id: int, ids: np.ndarray) -> np.ndarray:
+        """Stored vectors of ``ids`` (zero rows for ids not stored)."""
         ...
 
     def ids(self, collection_id: int) -> np.ndarray:
         """All chunk ids stored for a collection."""
         ...
 
+    def count(self, collection_id: int) -> int:
+        """Number of vectors stored for a collection."""
+        ...
+
     def save(self, collection_id: int) -> None:
         """Persist a collection's index atomically."""
+        ...
+
+    def reload(self, collection_id: int) -> None:
+        """Forget the in-memory copy; the next use reads what was saved."""
+        ...
+
+    def drop(self, collection_id: int) -> None:
+        """Delete a collection's index."""
+        ...
+
+
+@runtime_checkable
+class KeywordIndex(Protocol):
+    """Keyword (BM25-like) search over the catalog's chunks (SQLite FTS5: ``backends/sqlite_fts.py``).
+
+    The index follows the catalog inside the same transaction (no separate add/remove calls):
+    a chunk committed to the catalog is searchable, a deleted one is not.
+    """
+
+    def search(
+        self, session: Session, collection_id: int, question: str, k: int,
+        allowed_document_ids: AbstractCollection[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """``(chunk_id, score)`` best first (higher is better), ready documents only.
+
+        ``allowed_document_ids`` (when not None) restricts the match to those documents; an
+        empty collection of ids matches nothing.
+        """
+        ...
+
+    def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
+        """``({stem: passages containing it}, passages in the index)`` over every collection."""
         ...

@@ -1,6 +1,6 @@
 """Print the configuration reference (a Markdown table) from the settings model.
 
-The README's "Configuration" table is this output; tests/config/test_readme.py checks that
+docs/configuration.md holds this output; tests/config/test_readme.py checks that
 they match, so the docs cannot drift from the code.
 """
 

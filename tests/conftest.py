@@ -102,7 +102,7 @@ USER_PASSWORD = "staple-river-lantern-2"
 def make_user(app, username: str, role: str = "reader", groups: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
               password: str = USER_PASSWORD) -> None:
     """Create a local user directly in the app's catalog."""
-    from web.auth.accounts import create_user, set_groups
+    from services.accounts import create_user, set_groups
 
     with app.extensions["enclave"].stack.sessions() as db:
         user = create_user(db, username, password, role)
@@ -113,7 +113,7 @@ def make_user(app, username: str, role: str = "reader", groups: tuple[str, ...] 
 
 def make_token(app, username: str) -> str:  # type: ignore[no-untyped-def]
     """A new API token for ``username``."""
-    from web.auth.accounts import create_token, get_user
+    from services.accounts import create_token, get_user
 
     with app.extensions["enclave"].stack.sessions() as db:
         user = get_user(db, username)
@@ -164,9 +164,9 @@ def login(client, username: str, password: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def app(handbook_copy: Path):  # type: ignore[no-untyped-def]
     """The Flask app over a writable copy of the ingested handbook, with an admin ``admin``."""
-    from web import create_app
+    from web import create_app, start
 
-    application = create_app(make_settings(handbook_copy))
+    application = start(create_app(make_settings(handbook_copy)))
     application.config["TESTING"] = True
     application.test_client_class = _client_class()
     make_user(application, "admin", "admin", password=ADMIN_PASSWORD)

@@ -1,4 +1,9 @@
-"""Enclave's Flask web app: ask page, collections and uploads, JSON API under /api/v1."""
+"""Enclave's Flask web app: ask page, collections and uploads, JSON API under /api/v1.
+
+``create_app(settings)`` is cheap: it wires blueprints to the services and starts nothing.
+``start(app)`` does the start-up work (crash recovery, the ingest worker); the server and the
+tests call it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,10 @@ from flask import Flask
 
 from config import configure_offline, load_settings
 from config.settings import Settings
-from retrieval.catalog import Base
-from web import validation
-from web.auth import models as _auth_models  # noqa: F401 - registers the account tables
+from services.container import Services, build_services
+from web import admin, api, apidocs, errors, health, jobs, library, pages, security, sources, validation
+from web.auth import guards, session, views
 from web.contract import openapi_app
-from web.services import EnclaveServices, build_services
 
 
 def _secret_key(settings: Settings) -> str:
@@ -26,9 +30,7 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def create_app(
-    settings: Settings | None = None, services: EnclaveServices | None = None
-) -> Flask:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Application factory: one blueprint per area, services at ``extensions["enclave"]``."""
     configure_offline()
     settings = settings or load_settings()
@@ -39,19 +41,7 @@ def create_app(
         MAX_CONTENT_LENGTH=int(settings.web.max_upload_mb * 2**20),
         JSON_SORT_KEYS=False,
     )
-    services = services or build_services(settings)
-    app.extensions["enclave"] = services
-    # Accounts, sessions, tokens, audit and evidence tables live in the catalog database.
-    Base.metadata.create_all(services.stack.sessions.kw["bind"])
-    # Start-up recovery: re-align the index with the catalog after a crash, drop orphan
-    # files, put interrupted jobs back in the queue; then start the ingest worker.
-    services.ingestor.check(repair=True)
-    services.jobs.check_orphans(repair=True)
-    services.jobs.start()
-
-    from web import admin, api, apidocs, errors, health, jobs, library, pages, security, sources
-    from web.auth import guards, session, views
-
+    app.extensions["enclave"] = services or build_services(settings)
     security.init_app(app)
     errors.init_app(app)
     # Order matters: refuse anonymous requests before anything else (a 401, not a CSRF 400).
@@ -69,4 +59,14 @@ def create_app(
     app.register_api(apidocs.bp)
     app.register_blueprint(apidocs.pages)
     app.register_blueprint(sources.bp)
+    return app
+
+
+def start(app: Flask) -> Flask:
+    """Start-up work; returns ``app``.
+
+    Re-aligns the index with the catalog after a crash, drops orphan uploads, requeues
+    interrupted jobs and starts the ingest worker.
+    """
+    app.extensions["enclave"].start()
     return app

@@ -3,6 +3,8 @@
 - ``create-admin``: the first administrator. The password comes from ``ENCLAVE_ADMIN_PASSWORD``,
   or is asked for on a terminal, or (``--generate``) is generated and printed once. There is
   never a default password. ``--if-missing`` does nothing when an admin exists.
+- ``upgrade``: migrate the database to this release's schema (``--check``: only say whether
+  it is current). Start-up does the same unless ``database_auto_upgrade`` is off.
 - ``user add|set``, ``grant``, ``token create|revoke``: the same operations as the admin page,
   written to the audit log with actor ``cli``.
 """
@@ -21,25 +23,24 @@ from config.cli import cli_settings
 from config.settings import Settings
 
 
-def _catalog(settings: Settings) -> Any:
-    """A session factory on the catalog with every table (accounts included) created."""
-    from retrieval.catalog import Base, init_catalog, make_engine
-    from web.auth import models  # noqa: F401 - registers the account tables
+def _services(settings: Settings) -> Any:
+    """The services, database opened (migrated when ``database_auto_upgrade`` is on)."""
+    from services.container import build_services
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sessions = init_catalog(make_engine(settings.catalog_url))
-    Base.metadata.create_all(sessions.kw["bind"])
-    return sessions
+    services = build_services(settings)
+    services.open()
+    return services
 
 
-def _admin_exists(sessions: Any) -> bool:
-    from sqlalchemy import select
+def _admin_exists(services: Any) -> bool:
+    return any(u.role == "admin" and not u.disabled
+               for u in services.admin.users(_cli_actor()))
 
-    from web.auth.models import User
 
-    with sessions() as db:
-        return db.scalar(select(User.id).where(User.role == "admin",
-                                               User.disabled.is_(False)).limit(1)) is not None
+def _cli_actor() -> Any:
+    from services.actor import Actor
+
+    return Actor.cli()
 
 
 def _ask_password(min_length: int) -> str | None:
@@ -52,13 +53,30 @@ def _ask_password(min_length: int) -> str | None:
     return first
 
 
-def create_admin(settings: Settings, args: argparse.Namespace) -> int:
-    """Create the first (or another) admin account."""
-    from web.auth import audit
-    from web.auth.accounts import AccountError, create_user
+def upgrade_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate the database (or, with ``--check``, report whether it is current)."""
+    from services.database import schema_status, upgrade_database
 
-    sessions = _catalog(settings)
-    if args.if_missing and _admin_exists(sessions):
+    status = schema_status(settings)
+    if args.check:
+        print(f"database at {status.current or 'no migration'}; this release: {status.head}")
+        return 0 if status.up_to_date else 1
+    if status.up_to_date:
+        print(f"The database is up to date ({status.head}).")
+        return 0
+    upgrade_database(settings)
+    print(f"Upgraded the database from {status.current or 'no migration (new or pre-migration)'}"
+          f" to {status.head}.")
+    return 0
+
+
+def create_admin(settings: Settings, args: argparse.Namespace, services: Any = None) -> int:
+    """Create the first (or another) admin account."""
+    from services.admin import NewUser
+    from services.errors import ServiceError
+
+    services = services or _services(settings)
+    if args.if_missing and _admin_exists(services):
         print("An admin account exists already; nothing to do.")
         return 0
     username = args.username or os.environ.get("ENCLAVE_ADMIN_USER") or "admin"
@@ -72,14 +90,11 @@ def create_admin(settings: Settings, args: argparse.Namespace) -> int:
         print("No password: set ENCLAVE_ADMIN_PASSWORD, run this on a terminal, or pass "
               "--generate to have one generated and printed once.", file=sys.stderr)
         return 2
-    with sessions() as db:
-        try:
-            create_user(db, username, password, "admin", min_length=settings.auth.min_password_length)
-        except AccountError as exc:
-            print(f"Cannot create the admin: {exc}", file=sys.stderr)
-            return 2
-        audit.record(db, "cli", "user.create", username, detail={"role": "admin"})
-        db.commit()
+    try:
+        services.admin.create_user(_cli_actor(), NewUser(username, password, "admin"))
+    except ServiceError as exc:
+        print(f"Cannot create the admin: {exc.message}", file=sys.stderr)
+        return 2
     print(f"Admin account {username!r} created.")
     if generated:
         print(f"Its password (shown once, change it on the Account page): {password}")
@@ -87,102 +102,66 @@ def create_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def user_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``user add`` / ``user set``."""
-    from web.auth import audit
-    from web.auth.accounts import (
-        AccountError,
-        create_user,
-        get_user,
-        set_disabled,
-        set_groups,
-        set_role,
-    )
+    """``user add`` / ``user set``: the admin page's operations, audited as ``cli``."""
+    from services.admin import NewUser, UserChanges
+    from services.errors import NotFound, ServiceError
 
-    sessions = _catalog(settings)
-    with sessions() as db:
-        try:
-            if args.user_command == "add":
-                password = os.environ.get("ENCLAVE_USER_PASSWORD") or _ask_password(
-                    settings.auth.min_password_length)
-                if not password:
-                    print("Set ENCLAVE_USER_PASSWORD or run this on a terminal.", file=sys.stderr)
-                    return 2
-                user = create_user(db, args.username, password, args.role or "reader",
-                                   min_length=settings.auth.min_password_length)
-                audit.record(db, "cli", "user.create", user.username, detail={"role": user.role})
-            else:
-                found = get_user(db, args.username)
-                if found is None:
-                    print(f"No user {args.username!r}.", file=sys.stderr)
-                    return 1
-                user = found
-                if args.role:
-                    set_role(db, user, args.role)
-                    audit.record(db, "cli", "user.role", user.username, detail={"after": args.role})
-                if args.disable or args.enable:
-                    set_disabled(db, user, bool(args.disable))
-                    audit.record(db, "cli", "user.disable" if args.disable else "user.enable",
-                                 user.username)
-            if args.groups is not None:
-                set_groups(db, user, [g for g in args.groups.split(",") if g.strip()])
-                audit.record(db, "cli", "user.groups", user.username,
-                             detail={"after": args.groups})
-        except AccountError as exc:
-            print(f"Refused: {exc}", file=sys.stderr)
-            return 2
-        db.commit()
-        print(f"{user.username}: role {user.role}, {'disabled' if user.disabled else 'active'}")
+    services = _services(settings)
+    groups = None if args.groups is None else [g for g in args.groups.split(",") if g.strip()]
+    try:
+        if args.user_command == "add":
+            password = os.environ.get("ENCLAVE_USER_PASSWORD") or _ask_password(
+                settings.auth.min_password_length)
+            if not password:
+                print("Set ENCLAVE_USER_PASSWORD or run this on a terminal.", file=sys.stderr)
+                return 2
+            user = services.admin.create_user(_cli_actor(), NewUser(
+                args.username, password, args.role or "reader", groups or ()))
+        else:
+            disabled = True if args.disable else (False if args.enable else None)
+            user = services.admin.update_user(_cli_actor(), args.username, UserChanges(
+                role=args.role, disabled=disabled, groups=groups))
+    except NotFound as exc:
+        print(f"{exc.message[:1].upper()}{exc.message[1:]}.", file=sys.stderr)
+        return 1
+    except ServiceError as exc:
+        print(f"Refused: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"{user.username}: role {user.role}, {'disabled' if user.disabled else 'active'}")
     return 0
 
 
 def grant_command(settings: Settings, args: argparse.Namespace) -> int:
     """Grant (or revoke with ``none``) a group's access to a collection."""
-    from retrieval.acl import grant_collection, revoke_collection
-    from retrieval.catalog import get_collection
-    from web.auth import audit
+    from services.errors import ServiceError
 
-    sessions = _catalog(settings)
-    with sessions() as db:
-        coll = get_collection(db, args.collection)
-        if coll is None:
-            print(f"No collection {args.collection!r}.", file=sys.stderr)
-            return 1
-        if args.level == "none":
-            revoke_collection(db, coll.id, args.group)
-        else:
-            grant_collection(db, coll.id, args.group, args.level)
-        audit.record(db, "cli", "grant.change", f"{args.collection}:{args.group}",
-                     detail={"after": None if args.level == "none" else args.level})
-        db.commit()
+    services = _services(settings)
+    try:
+        services.admin.set_grant(_cli_actor(), args.collection, args.group,
+                                 None if args.level == "none" else args.level)
+    except ServiceError as exc:
+        print(f"{exc.message[:1].upper()}{exc.message[1:]}.", file=sys.stderr)
+        return 1
     print(f"{args.group} -> {args.collection}: {args.level}")
     return 0
 
 
 def token_command(settings: Settings, args: argparse.Namespace) -> int:
     """Create or revoke an API token."""
-    from web.auth import audit
-    from web.auth.accounts import create_token, get_user, revoke_token
+    from services.errors import ServiceError
 
-    sessions = _catalog(settings)
-    with sessions() as db:
+    services = _services(settings)
+    try:
         if args.token_command == "create":
-            user = get_user(db, args.username)
-            if user is None or user.disabled:
-                print(f"No active user {args.username!r}.", file=sys.stderr)
-                return 1
-            token = create_token(db, user, args.name, args.days or settings.auth.token_days)
-            audit.record(db, "cli", "token.create", f"token {token.id}",
-                         detail={"user": user.username, "name": args.name})
-            db.commit()
+            token = services.identity.create_token(_cli_actor(), args.name, args.username,
+                                                   args.days)
             print(token.secret)
             return 0
-        row = revoke_token(db, args.token_id)
-        if row is None:
-            print(f"No token {args.token_id}.", file=sys.stderr)
-            return 1
-        audit.record(db, "cli", "token.revoke", f"token {args.token_id}")
-        db.commit()
-        print(f"token {args.token_id} revoked")
+        services.identity.revoke_token(_cli_actor(), args.token_id, any_owner=True)
+    except ServiceError as exc:
+        print(f"{exc.message[:1].upper()}{exc.message[1:]}.", file=sys.stderr)
+        return 1
+    print(f"token {args.token_id} revoked")
     return 0
 
 
@@ -242,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="bind address (default: web.host)")
     serve.add_argument("--port", type=int, default=None, help="port (default: web.port)")
     serve.add_argument("--no-warm-up", action="store_true", help="load models on first use")
+    upgrade = sub.add_parser("upgrade", help="migrate the database to this release's schema")
+    upgrade.add_argument("--check", action="store_true",
+                         help="only report; exit status 1 when an upgrade is due")
     admin = sub.add_parser("create-admin", help="create an admin account (no default password)")
     admin.add_argument("--username", default=None, help="default: ENCLAVE_ADMIN_USER or admin")
     admin.add_argument("--if-missing", action="store_true", help="only when no admin exists")
@@ -285,6 +267,18 @@ def main(argv: list[str] | None = None) -> int:
     settings = cli_settings(args.profile)
     if settings is None:
         return 2
+    if args.command == "upgrade":
+        return upgrade_command(settings, args)
+    from services.database import SchemaOutOfDate
+
+    try:
+        return _run(settings, args)
+    except SchemaOutOfDate as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "create-admin":
         return create_admin(settings, args)
     if args.command == "user":
@@ -296,14 +290,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from waitress import serve as waitress_serve
 
-    from web import create_app
+    from web import create_app, start
 
-    app = create_app(settings)
+    app = start(create_app(settings))
     services = app.extensions["enclave"]
-    if not _admin_exists(services.stack.sessions):
+    if not _admin_exists(services):
         if os.environ.get("ENCLAVE_ADMIN_PASSWORD"):  # first start: the admin from the env
             first = argparse.Namespace(if_missing=True, username=None, generate=False)
-            if create_admin(settings, first) != 0:
+            if create_admin(settings, first, services) != 0:
                 return 2
         else:
             print("No admin account yet: create one with `python -m web create-admin` "

@@ -1,9 +1,15 @@
-"""Error pages and JSON errors (the API always answers JSON)."""
+"""Error pages and JSON errors (the API always answers JSON).
+
+This is the one place where the services' domain errors become HTTP answers.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from services.errors import ServiceError
+from web.validation import field_envelope
 
 
 def wants_json() -> bool:
@@ -28,6 +34,14 @@ def init_app(app: Flask) -> None:
             413, f"The upload is larger than the limit of {limit / 2**20:g} MiB "
             "(web.max_upload_mb)."
         )
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):  # type: ignore[no-untyped-def]
+        # NotFound 404, Forbidden 403, Invalid 422 (naming the field on the API), Refused 400,
+        # Conflict 409: services/errors.py.
+        if exc.field is not None and wants_json():
+            return field_envelope(exc.field, exc.message)
+        return error_response(exc.status, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

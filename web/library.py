@@ -2,53 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from retrieval.acl import (
-    GRANT_LEVELS,
-    Group,
-    collection_grants,
-    document_restrictions,
-    readable_collection_ids,
-)
-from retrieval.catalog import Collection
-from web.api import (
-    apply_restriction,
-    audit_event,
-    chunk_counts,
-    document_json,
-    prepare_upload,
-    queue_upload_job,
-    restriction_groups,
-)
-from web.auth.guards import (
-    account,
-    admin_required,
-    can_manage,
-    managed_document,
-    readable_collection,
-    visible_documents,
-)
-from web.jobs import visible_job
+from services.container import Services
+from services.errors import Invalid, Refused, ServiceError
+from services.library import parse_group_names
+from web.auth.guards import actor
 from web.schemas import CollectionForm, RestrictForm
 from web.validation import parse_form
 
 bp = Blueprint("library", __name__, url_prefix="/collections")
 
 
-def _services() -> Any:
+def _services() -> Services:
     return current_app.extensions["enclave"]
 
 
 def _rows() -> list[tuple[str, int]]:
-    with _services().stack.sessions() as session:
-        ids = readable_collection_ids(session, account().principal)
-        colls = session.scalars(select(Collection).where(Collection.id.in_(ids))
-                                .order_by(Collection.name)).all()
-        return [(c.name, len(visible_documents(session, c))) for c in colls]
+    return [(c.name, c.documents + c.failed) for c in _services().library.collections(actor())]
 
 
 @bp.get("/")
@@ -58,37 +32,27 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/")
-@admin_required
 def create():  # type: ignore[no-untyped-def]
     """Create a collection from the form (admins)."""
     form, error = parse_form(CollectionForm)
     if form is None:
         return render_template("collections.html", collections=_rows(), error=error), 422
-    name = form.name
-    _services().ingestor.create_collection(name)
-    audit_event("collection.create", name)
+    try:
+        name = _services().library.create_collection(actor(), form.name)
+    except Invalid as exc:
+        return render_template("collections.html", collections=_rows(), error=exc.message), 422
     return redirect(url_for("library.collection", name=name))
 
 
-def _render_collection(name: str, rejected=None, status: int = 200,  # type: ignore[no-untyped-def]
-                       error: str | None = None):
+def _render_collection(name: str, rejected: Any = None, status: int = 200,
+                       error: str | None = None):  # type: ignore[no-untyped-def]
     services = _services()
-    with services.stack.sessions() as session:
-        coll = readable_collection(session, name)
-        counts = chunk_counts(session, coll.id)
-        docs = [document_json(d, counts.get(d.id, 0)) for d in visible_documents(session, coll)]
-        manager = can_manage(session, coll.id, account())
-        if manager:
-            for d in docs:
-                d["restricted_to"] = sorted(document_restrictions(session, d["id"]))
-        grants = collection_grants(session, coll.id) if manager else {}
-        groups = list(session.scalars(select(Group.name).order_by(Group.name))) if manager else []
-    accept = ",".join(services.settings.ingest.allowed_extensions)
-    jobs = [j for j in services.jobs.list(name, limit=10) if visible_job(j)] if manager else []
+    view = services.library.collection_view(actor(), name)
     return render_template(
-        "collection.html", name=name, documents=docs, rejected=rejected, accept=accept,
-        max_mb=services.settings.web.max_upload_mb, jobs=jobs, can_manage=manager,
-        grants=grants, groups=groups, levels=GRANT_LEVELS, error=error,
+        "collection.html", name=name, documents=[asdict(d) for d in view.documents],
+        rejected=rejected, accept=",".join(services.settings.ingest.allowed_extensions),
+        max_mb=services.settings.web.max_upload_mb, jobs=view.jobs, can_manage=view.can_manage,
+        grants=view.grants, groups=view.groups, levels=view.levels, error=error,
     ), status
 
 
@@ -101,46 +65,40 @@ def collection(name: str):  # type: ignore[no-untyped-def]
 @bp.post("/<name>/upload")
 def upload(name: str):  # type: ignore[no-untyped-def]
     """Queue the uploaded files as a job; the page then shows its live progress."""
-    hidden = prepare_upload(name)
     files = [f for f in request.files.getlist("files") if f.filename]
     if not files:
-        abort(400, "Choose at least one file to upload.")
+        raise Refused("Choose at least one file to upload.")
     try:
-        restrict = restriction_groups(request.form.getlist("restrict_to"))
-    except ValueError as exc:  # nothing is stored or queued
-        return _render_collection(name, error=str(exc), status=422)
-    _services().ingestor.create_collection(name)  # the page below shows it, even if all fail
-    job_id, rejected = queue_upload_job(name, files, restrict, hidden)
-    if rejected:
-        return _render_collection(name, rejected=rejected, status=200 if job_id else 422)
-    return redirect(url_for("library.collection", name=name, job=job_id))
+        outcome = _services().library.upload(
+            actor(), name, files, parse_group_names(request.form.getlist("restrict_to")))
+    except Invalid as exc:  # nothing is stored or queued
+        return _render_collection(name, error=exc.message, status=422)
+    if outcome.rejected:
+        return _render_collection(name, rejected=outcome.rejected,
+                                  status=200 if outcome.job_id else 422)
+    return redirect(url_for("library.collection", name=name, job=outcome.job_id))
 
 
 @bp.post("/<name>/documents/<int:document_id>/restrict")
 def restrict(name: str, document_id: int):  # type: ignore[no-untyped-def]
     """Set who may read a document (comma-separated groups; empty: the whole collection)."""
-    with _services().stack.sessions() as session:
-        managed_document(session, name, document_id)
+    library = _services().library
+    library.restriction_collection(actor(), document_id)  # 404/403 before the form is read
     form, error = parse_form(RestrictForm)  # a form without ``groups`` must not lift anything
     if form is None:
         return _render_collection(name, error=f"{error} (comma-separated groups; send it empty "
                                   "to lift the restriction)", status=422)
     try:
-        groups = restriction_groups(form.groups)
-    except ValueError as exc:  # the restriction is left as it was
-        return _render_collection(name, error=str(exc), status=422)
-    apply_restriction(document_id, groups)
+        library.set_restriction(actor(), document_id, parse_group_names(form.groups))
+    except ServiceError as exc:  # the restriction is left as it was
+        if not isinstance(exc, Invalid):
+            raise
+        return _render_collection(name, error=exc.message, status=422)
     return redirect(url_for("library.collection", name=name))
 
 
 @bp.post("/<name>/documents/<int:document_id>/delete")
 def delete(name: str, document_id: int):  # type: ignore[no-untyped-def]
     """Delete a document, then show the collection again."""
-    with _services().stack.sessions() as session:
-        doc = managed_document(session, name, document_id)
-        doc_name, version = doc.name, doc.version
-    if not _services().ingestor.delete_document(name, document_id):
-        abort(404, f"no document {document_id} in collection {name!r}")
-    audit_event("document.delete", f"{name}/{doc_name}", document_id=document_id,
-                version=version)
+    _services().library.delete_document(actor(), name, document_id)
     return redirect(url_for("library.collection", name=name))

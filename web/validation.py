@@ -167,9 +167,9 @@ def validation_error_response(exc: ValidationError) -> Response:
                                  type=err["type"]) for err in exc.errors(include_url=False)])
 
 
-def field_error(field: str, message: str, kind: str = "value_error") -> Any:
-    """Abort with the 422 envelope for one field checked by a view (not by the schema)."""
-    abort(_envelope([FieldError(field=field, message=message, type=kind)]))
+def field_envelope(field: str, message: str, kind: str = "value_error") -> Response:
+    """The 422 envelope for one field refused by a rule the schema cannot state."""
+    return _envelope([FieldError(field=field, message=message, type=kind)])
 
 
 def init_app(app: Flask, max_json_kb: int, max_json_depth: int) -> None:

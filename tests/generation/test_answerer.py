@@ -44,7 +44,7 @@ def test_weak_evidence_abstains_without_calling_the_model(tmp_path: Path) -> Non
 def test_stream_events_and_citations(tmp_path: Path) -> None:
     gen = FakeRecordingGenerator("The hotel cap is EUR 180 [1].")
     answerer = Answerer(make_settings(tmp_path), FakeRetriever([_hit(0.9)]), gen)  # type: ignore[arg-type]
-    events = list(answerer.stream("hotel cap?", "c"))
+    events = [e.to_dict() for e in answerer.stream("hotel cap?", "c")]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "sources" and kinds[-1] == "done" and kinds.count("token") >= 3
     done = events[-1]

@@ -138,7 +138,7 @@ def test_hidden_instructions_never_reach_the_final_answer(
     report, failures = [], []
     t1 = time.perf_counter()
     for case in asked:
-        events = list(answerer.stream(case["question"], COLLECTION))
+        events = [e.to_dict() for e in answerer.stream(case["question"], COLLECTION)]
         raw = "".join(e["text"] for e in events if e["event"] == "token")
         done = events[-1]
         hits = events[0]["sources"]

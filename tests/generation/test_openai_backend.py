@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
-    from generation.llamacpp_generator import bundled_gguf_path
+    from generation.backends.llamacpp import bundled_gguf_path
 
     port = _free_port()
     proc = subprocess.Popen(
@@ -68,7 +68,8 @@ def test_openai_backend_answers_with_citations(llama_server: str, handbook_dir: 
     try:
         answerer = build_answerer(settings, stack.retriever)
         assert answerer.model_name == "smollm2"
-        events = list(answerer.stream("What is the daily meal allowance?", "handbook"))
+        events = [e.to_dict() for e in answerer.stream("What is the daily meal allowance?",
+                                                        "handbook")]
         assert sum(e["event"] == "token" for e in events) > 1  # really streamed
         done = events[-1]
         assert done["event"] == "done" and not done["abstained"]
@@ -79,7 +80,7 @@ def test_openai_backend_answers_with_citations(llama_server: str, handbook_dir: 
 
 
 def test_unreachable_server_gives_a_clear_error(handbook_dir: Path) -> None:
-    from generation.openai_generator import OpenAICompatibleGenerator
+    from generation.backends.openai import OpenAICompatibleGenerator
 
     settings = make_settings(
         handbook_dir,

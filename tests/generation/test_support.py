@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from generation.answerer import Answerer, answer_from_event
+from generation.answerer import Answerer
+from generation.events import DoneEvent
 from generation.extractive import extractive_answer
 from generation.prompt import SYSTEM_PROMPT, build_messages
 from generation.safety import (
@@ -18,13 +19,8 @@ from generation.safety import (
     neutralize_source,
     sanitize_answer,
 )
-from generation.support import (
-    SupportChecker,
-    numbers,
-    sentence_spans,
-    split_sentences,
-    supported_share,
-)
+from generation.sentences import sentence_spans, split_sentences
+from generation.support import SupportChecker, numbers, supported_share
 from retrieval.types import Hit
 from tests.conftest import make_settings
 from tests.generation.fakes import FakeRetriever
@@ -202,7 +198,7 @@ def test_extractive_mode_never_calls_the_model(tmp_path: Path) -> None:
     answerer = _answerer(tmp_path, "unused", mode="extractive")
     events = list(answerer.stream("How long is parental leave for the secondary caregiver?", "c"))
     assert answerer._generator.calls == 0  # type: ignore[attr-defined]  # noqa: SLF001
-    done = events[-1]
+    done = events[-1].to_dict()
     assert done["mode"] == "extractive" and "6 weeks" in done["answer"]
 
 
@@ -232,17 +228,18 @@ def test_extractive_answers_always_cite_and_quote_real_chunk_text(question: str)
         assert c.attributed_by == "extractive"
 
 
-def test_answer_json_round_trip_keeps_sentences_and_spans(tmp_path: Path) -> None:
+def test_answer_events_are_typed_and_their_wire_form_keeps_sentences_and_spans(
+        tmp_path: Path) -> None:
     answerer = _answerer(tmp_path, GOOD_AND_BAD, mode="generative")
-    events = list(answerer.stream("q", "c"))
-    done = events[-1]
-    assert {"sentences", "mode"} <= set(done)
+    last = list(answerer.stream("q", "c"))[-1]
+    assert isinstance(last, DoneEvent)
+    assert last.answer.sentences[0].spans[0].chunk_id == 101 and last.answer.mode == "generative"
+    done = last.to_dict()
+    assert done["event"] == "done" and {"sentences", "mode"} <= set(done)
     sentence = done["sentences"][0]
     assert set(sentence) >= {"text", "citations", "supported", "support_score", "spans"}
     assert set(sentence["spans"][0]) == {"n", "chunk_id", "start", "end"}
-    assert {"span_start", "span_end"} <= set(done["citations"][0])
-    again = answer_from_event(done)
-    assert again.sentences[0].spans[0].chunk_id == 101 and again.mode == "generative"
+    assert {"span_start", "span_end", "char_start"} <= set(done["citations"][0])
 
 
 # -- prompt hardening and output sanitising -----------------------------------------------
@@ -312,7 +309,7 @@ def test_prompt_echo_and_injected_canaries_are_removed_in_every_mode(tmp_path: P
 @pytest.fixture(scope="module")
 def embedder() -> Any:
     from config import load_settings
-    from retrieval.embedder import SentenceTransformersEmbedder
+    from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
 
     return SentenceTransformersEmbedder(load_settings(profile="test").embedding)
 

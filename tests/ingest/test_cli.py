@@ -43,10 +43,11 @@ def test_cli_reports_each_file_and_fails_with_status_1(tmp_path: Path) -> None:
     # --restrict-to: the same content re-ingested gets the restriction too (no silent skip).
     restricted = _run(data, str(docs / "ok.md"), "--collection", "team", "--restrict-to", "hr")
     assert restricted.returncode == 0 and "new group(s) hr" in restricted.stderr
+    from db.engine import make_engine, session_factory
+    from db.models import Document
     from retrieval.acl import document_restrictions
-    from retrieval.catalog import Document, init_catalog, make_engine
 
-    sessions = init_catalog(make_engine(f"sqlite:///{data / 'enclave.db'}"))
+    sessions = session_factory(make_engine(f"sqlite:///{data / 'enclave.db'}"))
     with sessions() as session:
         doc = session.query(Document).filter_by(name="ok.md").one()
         assert document_restrictions(session, doc.id) == {"hr"}

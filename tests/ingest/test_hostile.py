@@ -35,7 +35,7 @@ class FakeMisbehavingParser:
     """Runs in the sandbox worker; misbehaves as a ``FAKE ...`` file asks, else parses."""
 
     def __init__(self, max_pages: int | None = None, max_text_chars: int | None = None) -> None:
-        from ingest.unstructured_parser import UnstructuredParser
+        from ingest.parsers.unstructured import UnstructuredParser
 
         self._real = UnstructuredParser(max_pages=max_pages, max_text_chars=max_text_chars)
 
@@ -68,7 +68,7 @@ FAKE_LIMITS = {"memory_mb": 1536, "max_output_mb": 1, "max_pages": 500}
 
 
 def _fake_parser(timeout_s: float = 60) -> object:
-    from ingest.sandbox import SandboxedParser
+    from ingest.parsers.sandbox import SandboxedParser
 
     return SandboxedParser(SandboxSettings(timeout_s=timeout_s, **FAKE_LIMITS), parser=FAKE_PARSER)
 
@@ -186,7 +186,7 @@ def test_parses_from_many_threads_take_turns(fake_sandbox, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_close_stops_the_worker_and_a_failed_start_is_readable(tmp_path: Path) -> None:
-    from ingest.sandbox import SandboxedParser
+    from ingest.parsers.sandbox import SandboxedParser
 
     # limits of its own, so this worker is not shared with other tests
     parser = SandboxedParser(SandboxSettings(memory_mb=1535, max_pages=499))
@@ -285,7 +285,7 @@ def test_hostile_corpus_fails_cleanly_and_leaves_the_collection_intact(  # type:
 ) -> None:
     from sqlalchemy import select
 
-    from retrieval.catalog import Chunk
+    from db.models import Chunk
     from tests.ingest.test_pipeline import _state
 
     listener = _Listener()

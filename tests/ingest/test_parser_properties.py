@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.settings import ChunkingSettings
-from ingest import unstructured_parser as up
-from ingest.types import BLOCK_SEPARATOR, Block, IngestError, ParsedDocument
+from ingest.parsers import guards
+from ingest.parsers import unstructured as up
+from ingest.types import BLOCK_SEPARATOR, FILE_TYPES, Block, IngestError, ParsedDocument, file_type_for
 
 _FUZZ_ENV = os.environ.get("ENCLAVE_FUZZ_EXAMPLES", "").strip()
 _TIMEOUT_S = 120
@@ -180,7 +181,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str,
 
 
 # -- 1. file type detection and magic bytes ------------------------------------------------------
-_SUFFIXES = sorted(up.FILE_TYPES) + [".PDF", ".DocX", ".exe", ".tar.gz", ".", ""]
+_SUFFIXES = sorted(FILE_TYPES) + [".PDF", ".DocX", ".exe", ".tar.gz", ".", ""]
 
 
 @_fuzz(150)
@@ -191,10 +192,10 @@ _SUFFIXES = sorted(up.FILE_TYPES) + [".PDF", ".DocX", ".exe", ".tar.gz", ".", ""
 )
 def test_file_type_for_never_raises(stem: str, suffix: str, tail: str) -> None:
     name = stem + suffix + tail
-    result = up.file_type_for(name)
-    assert result is None or result in up.FILE_TYPES.values()
-    if stem.isalnum() and stem.isascii() and not tail and suffix.lower() in up.FILE_TYPES:
-        assert result == up.FILE_TYPES[suffix.lower()]
+    result = file_type_for(name)
+    assert result is None or result in FILE_TYPES.values()
+    if stem.isalnum() and stem.isascii() and not tail and suffix.lower() in FILE_TYPES:
+        assert result == FILE_TYPES[suffix.lower()]
 
 
 def _heads(real: dict[str, bytes], file_type: str) -> st.SearchStrategy[bytes]:
@@ -210,7 +211,7 @@ def _heads(real: dict[str, bytes], file_type: str) -> st.SearchStrategy[bytes]:
 
 
 @_fuzz(120)
-@given(data=st.data(), file_type=st.sampled_from(sorted(up._LABELS)),
+@given(data=st.data(), file_type=st.sampled_from(sorted(guards.LABELS)),
        max_pages=st.one_of(st.none(), st.integers(0, 3)))
 def test_check_magic_classifies_every_head(  # type: ignore[no-untyped-def]
     real_files, scratch, data: st.DataObject, file_type: str, max_pages: int | None
@@ -218,7 +219,7 @@ def test_check_magic_classifies_every_head(  # type: ignore[no-untyped-def]
     content = data.draw(_heads(real_files, file_type), label="content")
     head = content[:4096]
     path = scratch(f"magic.{file_type}", content)
-    ok, result = _outcome(lambda: up._check_magic(path, file_type, head, max_pages))
+    ok, result = _outcome(lambda: guards.check_magic(path, file_type, head, max_pages))
     if file_type not in ("pdf", "docx", "pptx", "xlsx"):
         assert ok and result is None  # text types have no magic to check
     if file_type == "pdf" and b"%PDF-" not in head[:1024]:
@@ -230,7 +231,7 @@ def test_check_magic_classifies_every_head(  # type: ignore[no-untyped-def]
 def test_check_magic_accepts_the_real_files(real_files, scratch) -> None:  # type: ignore[no-untyped-def]
     for file_type, content in real_files.items():
         path = scratch(f"real.{file_type}", content)
-        up._check_magic(path, file_type, content[:4096], max_pages=3)
+        guards.check_magic(path, file_type, content[:4096], max_pages=3)
 
 
 # -- 2. zip containers ---------------------------------------------------------------------------
@@ -266,16 +267,16 @@ def _build_zip(members: list[tuple[str, bytes, int]]) -> bytes:
 
 def _zip_expectation(members: list[tuple[str, bytes, int]], file_type: str) -> str | None:
     """A reason an unmutated generated zip must be refused for, if an obvious one applies."""
-    prefix = up._OOXML_MAIN_PART[file_type]
+    prefix = guards._OOXML_MAIN_PART[file_type]
     if not any(name.startswith(prefix) for name, _, _ in members):
         return f"has no {prefix} part"
     for name, content, _ in members:
         if name.endswith("/"):
             continue
-        if content.startswith(up._ZIP_MAGIC) and not up._EMBEDDINGS_DIR.match(name):
+        if content.startswith(guards._ZIP_MAGIC) and not guards._EMBEDDINGS_DIR.match(name):
             return "nested archive"
         if content.startswith(_PROLOG_DOCTYPE.encode()):
-            return up.XML_ENTITY_REASON
+            return guards.XML_ENTITY_REASON
     return None
 
 
@@ -315,12 +316,12 @@ def test_check_zip_on_generated_and_mutated_zips(  # type: ignore[no-untyped-def
     if mutate:
         content = data.draw(mutated(content, _signatures(content)), label="mutated")
     path = scratch(f"gen.{file_type}", content)
-    ok, result = _outcome(lambda: up._check_zip(path, file_type))
+    ok, result = _outcome(lambda: guards._check_zip(path, file_type))
     if mutate:
         return
     expected = _zip_expectation(members, file_type)
     if expected is not None:
-        if expected == "nested archive" or expected == up.XML_ENTITY_REASON:
+        if expected == "nested archive" or expected == guards.XML_ENTITY_REASON:
             assert not ok, (expected, members)  # an earlier member may fail first
         else:
             assert not ok and expected in str(result), (result, members)
@@ -337,20 +338,20 @@ def test_check_zip_on_mutated_real_office_files(  # type: ignore[no-untyped-def]
     content = data.draw(st.one_of(mutated(base, _signatures(base)), st.binary(max_size=512)),
                         label="content")
     path = scratch(f"mut.{file_type}", content)
-    _outcome(lambda: up._check_zip(path, file_type))
+    _outcome(lambda: guards._check_zip(path, file_type))
     # the full magic check takes the same path for anything that starts with PK
-    _outcome(lambda: up._check_magic(path, file_type, content[:4096]))
+    _outcome(lambda: guards.check_magic(path, file_type, content[:4096]))
 
 
 def test_check_zip_accepts_the_real_office_files(real_files, scratch) -> None:  # type: ignore[no-untyped-def]
     for file_type in _OOXML:
-        up._check_zip(scratch(f"real.{file_type}", real_files[file_type]), file_type)
+        guards._check_zip(scratch(f"real.{file_type}", real_files[file_type]), file_type)
 
 
 @_fuzz(150)
 @given(
     file_type=st.sampled_from(_OOXML),
-    entries=st.lists(st.tuples(_MEMBER_NAMES, st.integers(0, 2 * up.MAX_ZIP_UNCOMPRESSED),
+    entries=st.lists(st.tuples(_MEMBER_NAMES, st.integers(0, 2 * guards.MAX_ZIP_UNCOMPRESSED),
                                st.integers(0, 2**31)), max_size=8),
 )
 def test_check_zip_directory_limits(
@@ -361,13 +362,13 @@ def test_check_zip_directory_limits(
         info = zipfile.ZipInfo(name)
         info.file_size, info.compress_size = file_size, compress_size
         infos.append(info)
-    ok, result = _outcome(lambda: up._check_zip_directory(infos, file_type))
+    ok, result = _outcome(lambda: guards._check_zip_directory(infos, file_type))
     total = sum(size for _, size, _ in entries)
-    has_main = any(name.startswith(up._OOXML_MAIN_PART[file_type]) for name, _, _ in entries)
-    if total > up.MAX_ZIP_UNCOMPRESSED or not has_main:
+    has_main = any(name.startswith(guards._OOXML_MAIN_PART[file_type]) for name, _, _ in entries)
+    if total > guards.MAX_ZIP_UNCOMPRESSED or not has_main:
         assert not ok
     if ok:
-        assert all(not (size > 10 * 2**20 and comp and size / comp > up.MAX_ZIP_RATIO)
+        assert all(not (size > 10 * 2**20 and comp and size / comp > guards.MAX_ZIP_RATIO)
                    for _, size, comp in entries)
 
 
@@ -444,7 +445,7 @@ def _xml_inputs() -> st.SearchStrategy[bytes]:
 def test_xml_prolog_check_refuses_every_doctype(pair: tuple[bytes, bool], split: int) -> None:
     document, has_doctype = pair
     ok, result = _outcome(
-        lambda: up._check_xml_prolog(document[:split], io.BytesIO(document[split:]), "member 'x'")
+        lambda: guards._check_xml_prolog(document[:split], io.BytesIO(document[split:]), "member 'x'")
     )
     if has_doctype:
         assert not ok, document
@@ -468,19 +469,19 @@ def _lxml_doctype(document: bytes) -> str | None:
 @_fuzz(150)
 @given(document=_xml_inputs(), split=st.integers(0, 600))
 def test_xml_prolog_check_classifies_and_agrees_with_lxml(document: bytes, split: int) -> None:
-    looks = up._looks_like_xml(document)
+    looks = guards._looks_like_xml(document)
     assert isinstance(looks, bool)
     head, rest = document[:split], io.BytesIO(document[split:])
     if not head:
         head, rest = document, io.BytesIO(b"")
-    ok, result = _outcome(lambda: up._check_xml_prolog(head, rest, "member 'x.xml'"))
+    ok, result = _outcome(lambda: guards._check_xml_prolog(head, rest, "member 'x.xml'"))
     if ok:
         assert result is None
         # accepted XML that lxml reads must not carry a DOCTYPE for lxml either
         assert not _lxml_doctype(document), document[:200]
     for text in _PROLOGS[:3]:
         if document == text.encode("utf-8"):
-            assert not ok and up.XML_ENTITY_REASON in str(result)
+            assert not ok and guards.XML_ENTITY_REASON in str(result)
 
 
 _HTML_PROLOGS = [
@@ -508,10 +509,10 @@ def _html_inputs() -> st.SearchStrategy[str]:
 @_fuzz(150)
 @given(text=_html_inputs())
 def test_check_html_declarations_classifies(text: str) -> None:
-    ok, result = _outcome(lambda: up.check_html_declarations(text))
+    ok, result = _outcome(lambda: guards.check_html_declarations(text))
     if ok:
         assert result is None
-        assert not up._HTML_ENTITY.search(text)
+        assert not guards._HTML_ENTITY.search(text)
     if text in _HTML_PROLOGS[2:]:
         assert not ok
     if text in _HTML_PROLOGS[:2]:
@@ -561,7 +562,7 @@ def test_decode_text_round_trips_clean_text(text: str, encoding: str) -> None:
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real bundled embedding model's embedder (the model loads once per process)."""
-    from retrieval.embedder import SentenceTransformersEmbedder
+    from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
     from tests.conftest import make_settings
 
     embedding = make_settings(tmp_path_factory.mktemp("fuzz_data") / "data").embedding
@@ -689,7 +690,7 @@ def test_found_parser_inputs_fail_with_a_reason(scratch) -> None:  # type: ignor
     }
     for case, (content, reason) in cases.items():
         with pytest.raises(IngestError) as err:
-            up._check_zip(scratch("found.docx", content), "docx")
+            guards._check_zip(scratch("found.docx", content), "docx")
         assert reason in str(err.value), (case, str(err.value))
         _assert_classified(err.value)
 

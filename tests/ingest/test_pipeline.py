@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from retrieval.catalog import Chunk, Collection, Document
+from db.models import Chunk, Collection, Document
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 import retrieval.retriever as retriever_module
+from db.models import Chunk, CollectionGrant, Document, DocumentRestriction
 from retrieval.acl import (
-    CollectionGrant,
-    DocumentRestriction,
     Principal,
     allowed_document_ids,
     can_manage_collection,
@@ -32,7 +31,7 @@ from retrieval.acl import (
     revoke_collection,
     unrestrict_document,
 )
-from retrieval.catalog import Chunk, Document, get_collection, get_or_create_collection
+from retrieval.catalog import get_collection, get_or_create_collection
 from retrieval.retriever import SearchFilter
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from db.models import Chunk, Document
 from retrieval.acl import Principal, grant_collection, restrict_document
-from retrieval.catalog import Chunk, Document, get_collection
+from retrieval.catalog import get_collection
 
 pytestmark = pytest.mark.integration
 

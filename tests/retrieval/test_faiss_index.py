@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.faiss_index import FaissIndexStore
+from retrieval.backends.faiss import FaissIndexStore
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from retrieval.keyword_index import fts_query
+from retrieval.backends.sqlite_fts import fts_query
 from retrieval.retriever import SearchFilter
 
 pytestmark = pytest.mark.integration
@@ -120,8 +120,8 @@ def test_cross_encoder_loads_from_a_local_directory(tmp_path: Path) -> None:
     bundled MiniLM (its classifier head is untrained, so only the plumbing is checked)."""
     from sentence_transformers import CrossEncoder
 
-    from retrieval.embedder import bundled_embedding_model_path
-    from retrieval.reranker import CrossEncoderReranker
+    from retrieval.backends.cross_encoder import CrossEncoderReranker
+    from retrieval.backends.sentence_transformers import bundled_embedding_model_path
 
     CrossEncoder(bundled_embedding_model_path(), num_labels=1, local_files_only=True).save(
         str(tmp_path / "ce"))

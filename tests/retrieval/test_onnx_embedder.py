@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from config.settings import EmbeddingSettings
-from retrieval.embedder import SentenceTransformersEmbedder
-from retrieval.onnx_embedder import OnnxEmbedder
+from retrieval.backends.onnx import OnnxEmbedder
+from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ SECTION = "\n\n".join(f"Step {i} of the backup routine copies volume {i} to tape
 
 def _document_text(stack, document_id: int) -> str:  # type: ignore[no-untyped-def]
     """The document's text rebuilt from its chunks' offsets (what passages must be a span of)."""
-    from retrieval.catalog import Chunk
+    from db.models import Chunk
 
     with stack.sessions() as s:
         rows = s.execute(select(Chunk.char_start, Chunk.text).where(
@@ -49,7 +49,7 @@ def test_passages_grow_around_the_matched_chunk(stack, ingestor, tmp_path: Path)
     stack.retriever.settings = stack.retriever.settings.model_copy(update={"passage_max_chars": 0})
     plain = stack.retriever.search("Which tape drive does step 20 use?", "c", 3)
     assert plain[0].match_start is None
-    from retrieval.catalog import Chunk
+    from db.models import Chunk
 
     with stack.sessions() as s:
         assert plain[0].text == s.get(Chunk, plain[0].chunk_id).text

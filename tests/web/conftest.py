@@ -60,8 +60,8 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 def browser_login(page: Any, base_url: str, app: Flask, username: str = "admin",
                   password: str | None = None) -> None:
     """Log the browser in through the login form (creating the admin if needed)."""
+    from services.accounts import get_user
     from tests.conftest import ADMIN_PASSWORD, make_user
-    from web.auth.accounts import get_user
 
     if password is None:
         password = ADMIN_PASSWORD

@@ -428,7 +428,7 @@ def test_upload_returns_a_job_at_once_and_reports_progress(client) -> None:  # t
 
 
 def test_retry_failed_files_and_cancel(app, client) -> None:  # type: ignore[no-untyped-def]
-    jobs = app.extensions["enclave"].jobs
+    jobs = app.extensions["enclave"].job_runner
     resp = _upload(client, "later.pdf", b"%PDF-1.4 broken for now")
     job_id = resp.get_json()["job_id"]
     assert resp.get_json()["results"][0]["status"] == "failed"

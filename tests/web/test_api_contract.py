@@ -34,11 +34,11 @@ BROKEN_BODIES = [TRUNCATED, EMPTY, NOT_JSON_TYPE, NON_OBJECT, ("null", "applicat
 def app(handbook_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from retrieval.acl import get_or_create_group, grant_collection
     from retrieval.catalog import get_collection
-    from web import create_app
+    from web import create_app, start
 
     data = tmp_path_factory.mktemp("contract") / "data"
     shutil.copytree(handbook_dir, data)
-    application = create_app(make_settings(data, generation={"mode": "extractive"}))
+    application = start(create_app(make_settings(data, generation={"mode": "extractive"})))
     application.config["TESTING"] = True
     application.test_client_class = _client_class()
     make_user(application, "admin", "admin")
@@ -74,7 +74,7 @@ def _assert_envelope(resp: Any, status: int) -> dict[str, Any]:
 def _doc_id(app: Any) -> int:
     from sqlalchemy import select
 
-    from retrieval.catalog import Document
+    from db.models import Document
 
     with app.extensions["enclave"].stack.sessions() as db:
         return db.scalar(select(Document.id).where(Document.name == "travel-and-expenses.pdf"))
@@ -139,7 +139,7 @@ def test_malformed_grant_changes_change_nothing(app: Any, api: Any) -> None:
 
 
 def _user_state(app: Any, name: str) -> tuple[str, bool, set[str], str]:
-    from web.auth.accounts import get_user, user_groups
+    from services.accounts import get_user, user_groups
 
     with app.extensions["enclave"].stack.sessions() as db:
         user = get_user(db, name)
@@ -303,11 +303,11 @@ def test_valid_requests_still_work(api: Any) -> None:
 
 
 def test_k_above_the_configured_maximum_is_422(handbook_dir: Path, tmp_path: Path) -> None:
-    from web import create_app
+    from web import create_app, start
 
     data = tmp_path / "data"
     shutil.copytree(handbook_dir, data)
-    app = create_app(make_settings(data, web={"max_k": 5}, generation={"mode": "extractive"}))
+    app = start(create_app(make_settings(data, web={"max_k": 5}, generation={"mode": "extractive"})))
     try:
         make_user(app, "admin", "admin")
         client = app.test_client()

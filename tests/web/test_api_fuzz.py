@@ -6,7 +6,7 @@ and, in negative mode, requests that break the schema. It checks that no answer 
 that every status, content type and body matches what the document declares, that
 schema-breaking data is refused with a 4xx and schema-conforming data is not refused for
 its shape. The budget is bounded: ``ENCLAVE_FUZZ_EXAMPLES`` examples per operation (default
-below; the benchmark budget is larger, see the README).
+below; the benchmark budget is larger, see docs/development.md).
 
 The route-coverage test fails when an ``/api/v1`` route is missing from the document.
 """
@@ -37,11 +37,11 @@ def fuzz_app(handbook_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     """The real app on a copy of the ingested handbook, answering extractively (fast)."""
     from retrieval.acl import get_or_create_group, grant_collection
     from retrieval.catalog import get_collection
-    from web import create_app
+    from web import create_app, start
 
     data = tmp_path_factory.mktemp("fuzz") / "data"
     shutil.copytree(handbook_dir, data)
-    app = create_app(make_settings(data, generation={"mode": "extractive"}))
+    app = start(create_app(make_settings(data, generation={"mode": "extractive"})))
     app.config["TESTING"] = True
     app.test_client_class = _client_class()
     make_user(app, "admin", "admin")

@@ -36,7 +36,7 @@ def _grant(app, collection: str, group: str, level: str = "read") -> None:  # ty
 
 
 def _audit(app, action: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    from web.auth.audit import audit_rows
+    from services.audit import audit_rows
 
     with _db(app) as db:
         return audit_rows(db, action=action)
@@ -152,7 +152,7 @@ def test_api_token_is_hashed_at_rest_works_on_the_api_only_and_revokes(app, clie
                     ).status_code == 200
     # ...and cannot mint tokens or change passwords.
     assert api.post("/account/tokens").status_code in (302, 401)
-    from web.auth.models import ApiToken
+    from db.models import ApiToken
 
     with _db(app) as db:
         token_id = db.scalar(select(ApiToken.id))
@@ -222,7 +222,7 @@ def test_audit_log_records_changes_and_is_append_only(app, client) -> None:  # t
     assert grant["detail"] == {"before": None, "after": "read"}
     from sqlalchemy.exc import DatabaseError
 
-    from web.auth.models import AnswerRecord, Conversation
+    from db.models import AnswerRecord, Conversation
 
     with _db(app) as db:  # one evidence row, so the row triggers have something to refuse
         conv = Conversation(user_id=1, collection="handbook", title="t")
@@ -243,7 +243,7 @@ def test_audit_log_records_changes_and_is_append_only(app, client) -> None:  # t
 
 
 def test_csv_export_neutralises_formulas() -> None:
-    from web.auth.audit import to_csv
+    from services.audit import to_csv
 
     out = to_csv([{"a": "=HYPERLINK(\"http://x\")", "b": "+1", "c": "fine"}], ("a", "b", "c"))
     assert "'=HYPERLINK" in out and "'+1" in out and ",fine" in out
@@ -279,7 +279,7 @@ def test_login_throttle_is_shared_through_redis(handbook_copy) -> None:  # type:
     import redis
 
     from tests.conftest import _client_class, make_settings
-    from web import create_app
+    from web import create_app, start
 
     try:
         redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
@@ -291,7 +291,7 @@ def test_login_throttle_is_shared_through_redis(handbook_copy) -> None:  # type:
         pytest.skip(f"Redis is not running on 127.0.0.1:6379: {exc}")
     auth = {"rate_limit_storage": "redis://127.0.0.1:6379",
             "login_rate_limit_ip": "1000 per minute"}
-    apps = [create_app(make_settings(handbook_copy, auth=auth)) for _ in range(2)]
+    apps = [start(create_app(make_settings(handbook_copy, auth=auth))) for _ in range(2)]
     try:
         for a in apps:
             a.test_client_class = _client_class()

@@ -59,7 +59,7 @@ class World:
         """(document id, chunk id) of an ingested handbook document."""
         from sqlalchemy import select
 
-        from retrieval.catalog import Chunk, Document
+        from db.models import Chunk, Document
 
         with self.db() as db:
             doc_id, chunk_id = db.execute(
@@ -69,7 +69,8 @@ class World:
 
     def scratch_doc(self, collection: str = "handbook") -> int:
         """A ready document row with a stored original and no chunks (safe to delete)."""
-        from retrieval.catalog import Document, get_collection
+        from db.models import Document
+        from retrieval.catalog import get_collection
 
         uploads = self.services.settings.uploads_dir
         uploads.mkdir(parents=True, exist_ok=True)
@@ -90,13 +91,13 @@ class World:
         path = self.services.settings.uploads_dir / f"{uuid.uuid4().hex}.xyz"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("not a supported file", encoding="utf-8")
-        job_id = self.services.jobs.create("handbook", [NewFile(path, "broken.xyz")])
-        self.services.jobs.wait(job_id, timeout=60)
+        job_id = self.services.job_runner.create("handbook", [NewFile(path, "broken.xyz")])
+        self.services.job_runner.wait(job_id, timeout=60)
         return job_id
 
     def conversation(self, owner: str = R) -> int:
-        from web.auth.accounts import get_user
-        from web.auth.models import Conversation
+        from db.models import Conversation
+        from services.accounts import get_user
 
         with self.db() as db:
             conv = Conversation(user_id=get_user(db, owner).id, collection="handbook",
@@ -106,7 +107,7 @@ class World:
             return conv.id
 
     def token_id(self, owner: str) -> int:
-        from web.auth.accounts import create_token, get_user
+        from services.accounts import create_token, get_user
 
         with self.db() as db:
             user = get_user(db, owner)
@@ -278,7 +279,7 @@ def world(handbook_dir: Path, tmp_path_factory: pytest.TempPathFactory, sample_c
     from retrieval.catalog import get_collection
     from retrieval.stack import build_retrieval
     from tests.conftest import _client_class
-    from web import create_app
+    from web import create_app, start
 
     data = tmp_path_factory.mktemp("authz") / "data"
     shutil.copytree(handbook_dir, data)
@@ -288,7 +289,7 @@ def world(handbook_dir: Path, tmp_path_factory: pytest.TempPathFactory, sample_c
     build_ingestor(stack).ingest_paths([(notes, notes.name)], "finance")
     stack.close()
 
-    app = create_app(make_settings(data, generation={"mode": "extractive"}))
+    app = start(create_app(make_settings(data, generation={"mode": "extractive"})))
     app.config["TESTING"] = True
     app.test_client_class = _client_class()
     w = World(app)
@@ -307,7 +308,7 @@ def world(handbook_dir: Path, tmp_path_factory: pytest.TempPathFactory, sample_c
 
 
 def _clients(w: World) -> dict[tuple[str, str], Any]:
-    from web.auth.accounts import get_user, set_disabled
+    from services.accounts import get_user, set_disabled
 
     clients: dict[tuple[str, str], Any] = {}
     for p in PRINCIPALS:

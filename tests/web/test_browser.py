@@ -92,18 +92,16 @@ def test_abstention_in_browser(app, live_server, page) -> None:  # type: ignore[
 @pytest.fixture
 def xss_app(handbook_copy: Path):  # type: ignore[no-untyped-def]
     """The app over the handbook, answering with :class:`FakeXSSGenerator`."""
-    from generation.answerer import Answerer
-    from web import create_app
-    from web.services import build_services
+    from services.container import build_services
+    from web import create_app, start
 
     # generative mode: the hostile model output must reach the page (auto mode would replace
     # this unsupported answer with an extractive one before the browser sees it)
     settings: Settings = make_settings(handbook_copy, generation={"mode": "generative"})
-    services = build_services(settings)
-    services.answerer = Answerer(settings, services.stack.retriever, FakeXSSGenerator())
-    application = create_app(settings, services=services)
+    services = build_services(settings, generator=FakeXSSGenerator())
+    application = start(create_app(settings, services=services))
     yield application
-    services.stack.close()
+    services.close()
 
 
 def test_model_output_is_rendered_as_text(xss_app, live_server, page) -> None:  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ def test_upload_shows_job_progress_and_retry(app, live_server, page: Any, tmp_pa
     # retry the failed file: a new job appears for it
     page.locator("section.job button.job-retry").first.click()
     page.locator("section.job").nth(1).wait_for(timeout=30_000)
-    jobs = app.extensions["enclave"].jobs.list("handbook")
+    jobs = app.extensions["enclave"].job_runner.list("handbook")
     assert jobs[0]["source"] == "retry" and jobs[0]["files"][0]["name"] == "scan.pdf"
     page.screenshot(path=str(tmp_path / "jobs.png"), full_page=True)
     assert (tmp_path / "jobs.png").stat().st_size > 0

@@ -38,15 +38,12 @@ class FakeGenerator:
 
 
 def _app(handbook_copy: Path, **generation: Any):  # type: ignore[no-untyped-def]
-    from generation.answerer import Answerer
-    from web import create_app
-    from web.services import build_services
+    from services.container import build_services
+    from web import create_app, start
 
     settings = make_settings(handbook_copy, generation=generation)
-    services = build_services(settings)
-    services.answerer = Answerer(settings, services.stack.retriever, FakeGenerator(),
-                                 services.stack.embedder)
-    return create_app(settings, services=services), services
+    services = build_services(settings, generator=FakeGenerator())
+    return start(create_app(settings, services=services)), services
 
 
 @pytest.fixture

@@ -26,11 +26,12 @@ TOPICS = ("salary bands", "merger plan", "incident report")
 
 @pytest.fixture(scope="module")
 def canary_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from db.models import Chunk, Document
     from ingest.stack import build_ingestor
     from retrieval.acl import grant_collection, restrict_document
-    from retrieval.catalog import Chunk, Document, get_collection
+    from retrieval.catalog import get_collection
     from retrieval.stack import build_retrieval
-    from web import create_app
+    from web import create_app, start
 
     data = tmp_path_factory.mktemp("canary") / "data"
     src = tmp_path_factory.mktemp("canary_docs")
@@ -62,7 +63,7 @@ def canary_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
             doc_id = db.scalar(select(Document.id).where(Document.name == name))
             chunks[group] |= set(db.scalars(select(Chunk.id).where(Chunk.document_id == doc_id)))
     stack.close()
-    app = create_app(make_settings(data, generation={"mode": "extractive"}))
+    app = start(create_app(make_settings(data, generation={"mode": "extractive"})))
     app.config["TESTING"] = True
     app.test_client_class = _client_class()
     for group in GROUPS:

@@ -40,14 +40,12 @@ def test_create_admin_needs_a_password_and_runs_once(cli_env: Path, monkeypatch,
     assert len(generated) >= 20
 
     from config import load_settings
-    from web.__main__ import _catalog
-    from web.auth.accounts import authenticate_local
+    from services.container import build_services
 
-    sessions = _catalog(load_settings(profile="test"))
-    with sessions() as db:
-        assert authenticate_local(db, "root-admin", STRONG) is not None
-        assert authenticate_local(db, "second", generated) is not None
-        assert authenticate_local(db, "second", "admin") is None
+    identity = build_services(load_settings(profile="test")).identity
+    assert identity.login("root-admin", STRONG).user_id is not None
+    assert identity.login("second", generated).user_id is not None
+    assert identity.login("second", "admin").user_id is None
 
 
 def test_client_commands_use_an_api_token(app, live_server, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.integration
 def _users(app: Any) -> dict[str, tuple[str, bool, set[str]]]:
     from sqlalchemy import select
 
-    from web.auth.accounts import user_groups
-    from web.auth.models import User
+    from db.models import User
+    from services.accounts import user_groups
 
     with app.extensions["enclave"].stack.sessions() as db:
         return {u.username: (u.role, u.disabled, user_groups(db, u.id))
@@ -78,7 +78,7 @@ def test_malformed_grant_form_changes_nothing(app, client, form: dict[str, str])
 
 
 def test_malformed_token_and_password_forms(app, client) -> None:  # type: ignore[no-untyped-def]
-    from web.auth.accounts import get_user, list_tokens
+    from services.accounts import get_user, list_tokens
 
     def tokens() -> int:
         with app.extensions["enclave"].stack.sessions() as db:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import USER_PASSWORD, _client_class, login, make_settings, make_user
-from tests.web.slapd import Slapd, group_dn, slapd, user_dn  # noqa: F401
+from tests.services.slapd import Slapd, group_dn, slapd, user_dn  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -18,11 +18,11 @@ pytestmark = pytest.mark.integration
 def ldap_app(handbook_copy: Path, slapd: Slapd):  # type: ignore[no-untyped-def]  # noqa: F811
     from retrieval.acl import grant_collection
     from retrieval.catalog import get_collection
-    from web import create_app
+    from web import create_app, start
 
     cfg = slapd.settings(group_map={"hr": "hr", "finance": "finance"},
                          admin_groups=["enclave-admins"], curator_groups=["curators"])
-    app = create_app(make_settings(handbook_copy, auth={"ldap": cfg.model_dump()}))
+    app = start(create_app(make_settings(handbook_copy, auth={"ldap": cfg.model_dump()})))
     app.config["TESTING"] = True
     app.test_client_class = _client_class()
     with app.extensions["enclave"].stack.sessions() as db:
@@ -68,7 +68,7 @@ def test_directory_group_removal_applies_at_next_login(ldap_app, slapd: Slapd) -
                                                 (MODIFY_DELETE, [placeholder])]})
         conn.unbind()
     with ldap_app.extensions["enclave"].stack.sessions() as db:
-        from web.auth.audit import audit_rows
+        from services.audit import audit_rows
 
         sync = audit_rows(db, action="ldap.sync")
     assert any(e["detail"]["groups_removed"] == ["hr"] for e in sync)
@@ -86,13 +86,13 @@ def test_wrong_directory_password_and_local_name_clash(ldap_app, slapd: Slapd) -
 def test_unreachable_directory_says_so(handbook_copy: Path, slapd: Slapd) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     import socket
 
-    from web import create_app
+    from web import create_app, start
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg = slapd.settings(url=f"ldap://127.0.0.1:{port}", timeout_s=1)
-    app = create_app(make_settings(handbook_copy, auth={"ldap": cfg.model_dump()}))
+    app = start(create_app(make_settings(handbook_copy, auth={"ldap": cfg.model_dump()})))
     app.test_client_class = _client_class()
     try:
         resp = login(app.test_client(), "alice", slapd.password("alice"))

@@ -103,7 +103,7 @@ def _after_job(client, resp) -> str:  # type: ignore[no-untyped-def]
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     location = resp.headers["Location"]
     job_id = int(location.rsplit("job=", 1)[1])
-    done = client.application.extensions["enclave"].jobs.wait(job_id, timeout=300)
+    done = client.application.extensions["enclave"].job_runner.wait(job_id, timeout=300)
     assert done["status"] in ("done", "failed")
     page = client.get(location)
     assert page.status_code == 200

@@ -38,15 +38,18 @@ def pg_url() -> Iterator[str]:
 
 
 def test_access_control_and_append_only_audit_on_postgres(pg_url: str) -> None:
+    from db.engine import make_engine, session_factory
+    from db.migrate import schema_diff, upgrade
+    from db.models import Conversation, Document
     from retrieval.acl import Principal, allowed_document_ids, grant_collection, restrict_document
-    from retrieval.catalog import Base, Document, get_or_create_collection, init_catalog, make_engine
-    from web.auth import audit
-    from web.auth.accounts import authenticate_local, create_user, principal_for, set_groups
-    from web.auth.models import Conversation
+    from retrieval.catalog import get_or_create_collection
+    from services import audit
+    from services.accounts import authenticate_local, create_user, principal_for, set_groups
 
     engine = make_engine(pg_url)
-    sessions = init_catalog(engine)
-    Base.metadata.create_all(engine)
+    upgrade(engine)  # the migrations, as on a real PostgreSQL deployment
+    assert schema_diff(engine) == []
+    sessions = session_factory(engine)
     try:
         with sessions() as db:
             coll = get_or_create_collection(db, "hr")

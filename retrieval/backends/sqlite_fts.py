@@ -1,0 +1,103 @@
+"""Persistent keyword (BM25) search over the catalog's chunks with SQLite FTS5.
+
+The FTS5 table is an *external content* index of ``chunks`` maintained by triggers (created by
+the migrations in ``db/migrations``), so it is updated inside the same transaction as the
+chunk rows: every add, replace and delete keeps it in step with the catalog atomically, and
+nothing is rebuilt per query. Ranking is FTS5's
+built-in BM25 (Porter stemming, Unicode folding).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Collection
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+_TOTAL_TTL_S = 60.0  # the passage count (IDF's N) is re-counted at most once a minute
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+# Question words and fillers that carry no topic; BM25's IDF handles the rest.
+_STOPWORDS = frozenset(
+    """
+    a an the of to in on for and or is are was were be been being by with as at from that
+    this these those it its i me my we our you your he she they them their what which who
+    whom whose when where why how do does did can could should would may might must will
+    shall there here not no any all some if then than so such about into over under up down
+    out get got have has had
+    """.split()
+)
+
+
+def fts_query(question: str, max_terms: int = 32) -> str:
+    """An FTS5 query OR-ing the question's distinct content words (each quoted)."""
+    terms: list[str] = []
+    for word in _TOKEN_RE.findall(question.lower()):
+        if word in _STOPWORDS or word in terms or len(word) > 64:
+            continue
+        terms.append(word)
+    return " OR ".join(f'"{t}"' for t in terms[:max_terms])
+
+
+class SqliteKeywordIndex:
+    """BM25 search restricted to one collection's ready documents."""
+
+    def __init__(self) -> None:
+        self._total: tuple[float, int] | None = None  # (when counted, chunks in the index)
+
+    def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
+        """``({stem: passages containing it}, passages in the index)``, over every collection.
+
+        ``stems`` are Porter stems (:func:`retrieval.evidence.stems`), the form FTS5 stores.
+        Read from the index's vocabulary: no scan, whatever the size of the index.
+        """
+        if session.get_bind().dialect.name != "sqlite" or not stems:
+            return {}, 0
+        rows = session.execute(
+            text("SELECT term, doc FROM chunks_fts_vocab "
+                 "WHERE term IN (SELECT value FROM json_each(:terms))"),
+            {"terms": json.dumps(stems)},
+        ).all()
+        now = time.monotonic()
+        if self._total is None or now - self._total[0] > _TOTAL_TTL_S:
+            self._total = (now, int(session.execute(text("SELECT count(*) FROM chunks")).scalar()
+                                    or 0))
+        return {str(term): int(doc) for term, doc in rows}, self._total[1]
+
+    def search(
+        self, session: Session, collection_id: int, question: str, k: int,
+        allowed_document_ids: Collection[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """``(chunk_id, bm25)`` best first; higher is better (FTS5's sign flipped).
+
+        ``allowed_document_ids`` (when not None) restricts the match to those documents inside
+        the SQL query, so a few allowed documents among many are still found; an empty
+        collection of ids matches nothing.
+        """
+        if allowed_document_ids is not None and len(allowed_document_ids) == 0:
+            return []
+        if session.get_bind().dialect.name != "sqlite":
+            return []
+        query = fts_query(question)
+        if not query:
+            return []
+        params: dict[str, object] = {"q": query, "cid": collection_id, "k": k}
+        restrict = ""
+        if allowed_document_ids is not None:
+            # One JSON parameter, however many ids (no bound-variable limit to hit).
+            restrict = "AND d.id IN (SELECT value FROM json_each(:docs)) "
+            params["docs"] = json.dumps(sorted(int(i) for i in allowed_document_ids))
+        rows = session.execute(
+            text(
+                "SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) AS score "
+                "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+                "JOIN documents d ON d.id = c.document_id "
+                "WHERE chunks_fts MATCH :q AND d.collection_id = :cid AND d.status = 'ready' "
+                + restrict
+                + "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
+            ),
+            params,
+        ).all()
+        return [(int(cid), float(score)) for cid, score in rows]

@@ -1,0 +1,181 @@
+"""Asking and searching: passages and cited answers from what the actor may read.
+
+Every answer is kept as an evidence record (who asked, which passages of which document
+versions were retrieved and cited, which model wrote it) in a conversation of the actor's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from db.models import AnswerRecord, Conversation
+from generation.answerer import Answerer
+from generation.events import AnswerEvent, DoneEvent, SourcesEvent
+from retrieval.acl import allowed_document_ids
+from retrieval.catalog import get_collection
+from retrieval.retriever import Retriever, SearchFilter, UnknownCollectionError
+from retrieval.types import Hit
+from services import access, audit
+from services.actor import Actor
+from services.errors import Invalid, NotFound, Refused
+
+HIDDEN_ANSWER = "(hidden: this answer cites a document you can no longer read)"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One of the actor's conversations."""
+
+    id: int
+    collection: str
+    title: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A question and its answer in a conversation."""
+
+    id: int
+    at: str
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    model: str
+    cited: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A conversation with its turns."""
+
+    id: int
+    collection: str
+    title: str
+    turns: list[Turn]
+
+
+class Asking:
+    """Search and ask over one collection at a time, always as the actor."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session],
+                 retriever: Retriever, answerer: Answerer) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._retriever = retriever
+        self._answerer = answerer
+
+    def _k(self, k: int | None) -> int | None:
+        limit = self._settings.web.max_k
+        if k is not None and k > limit:
+            raise Invalid(f"must be at most {limit} (web.max_k)", field="k")
+        return k
+
+    def search(self, actor: Actor, query: str, collection: str, k: int | None = None,
+               filters: SearchFilter | None = None) -> list[Hit]:
+        """Top-k passages of documents the actor may read."""
+        k = self._k(k)
+        with self._sessions() as db:
+            access.readable_collection(db, actor, collection)
+        try:
+            return self._retriever.search(query, collection, k, filters, principal=actor.principal)
+        except UnknownCollectionError:
+            raise NotFound(f"no collection named {collection!r}") from None
+
+    def ask(self, actor: Actor, question: str, collection: str, k: int | None = None,
+            conversation_id: int | None = None) -> Iterator[AnswerEvent]:
+        """The answer's events; the last one carries the evidence record's ids.
+
+        Access, the conversation and retrieval are settled before this returns (errors are
+        raised here, not in the middle of a stream); the model runs as the events are read.
+        """
+        k = self._k(k)
+        with self._sessions() as db:
+            access.readable_collection(db, actor, collection)
+            conv_id = self._conversation(db, actor, conversation_id, collection, question)
+            db.commit()
+        try:
+            events = self._answerer.stream(question, collection, k, principal=actor.principal)
+            first = next(events)  # retrieval errors surface here, before any streaming
+        except UnknownCollectionError:
+            raise NotFound(f"no collection named {collection!r}") from None
+        return self._recorded(actor, question, conv_id, first, events)
+
+    def _recorded(self, actor: Actor, question: str, conv_id: int, first: AnswerEvent,
+                  events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
+        sources = first.sources if isinstance(first, SourcesEvent) else []
+        yield first
+        for event in events:
+            if isinstance(event, DoneEvent):
+                event = self._record(actor, question, conv_id, event, sources)
+            yield event
+
+    def _record(self, actor: Actor, question: str, conv_id: int, done: DoneEvent,
+                sources: list[Hit]) -> DoneEvent:
+        answerer = self._answerer
+        with self._sessions() as db:
+            conv = db.get(Conversation, conv_id)
+            rec = audit.record_answer(
+                db, user_id=actor.user_id or 0, username=actor.username, conversation=conv,
+                question=question, answer=done.answer.to_dict(),
+                hits=[h.to_dict() for h in sources], model_name=answerer.model_name,
+                model_sha256=audit.file_sha256(answerer.model_path),
+            )
+            db.commit()
+            return replace(done, evidence_id=rec.id, conversation_id=conv_id)
+
+    @staticmethod
+    def _conversation(db: Session, actor: Actor, conv_id: int | None, collection: str,
+                      question: str) -> int:
+        """The actor's conversation ``conv_id`` (NotFound for anyone else's), or a new one."""
+        if conv_id is not None:
+            conv = db.get(Conversation, conv_id)
+            if conv is None or conv.user_id != actor.user_id:
+                raise NotFound(f"no conversation {conv_id}")
+            if conv.collection != collection:
+                raise Refused(f"conversation {conv_id} is about the collection "
+                              f"{conv.collection!r}")
+            return conv.id
+        conv = Conversation(user_id=actor.user_id, collection=collection, title=question[:200])
+        db.add(conv)
+        db.flush()
+        return conv.id
+
+    def conversations(self, actor: Actor) -> list[ConversationSummary]:
+        """The actor's conversations, newest first."""
+        with self._sessions() as db:
+            rows = db.scalars(select(Conversation).where(Conversation.user_id == actor.user_id)
+                              .order_by(Conversation.id.desc()).limit(200))
+            return [ConversationSummary(c.id, c.collection, c.title,
+                                        c.created_at.isoformat() + "Z") for c in rows]
+
+    def conversation(self, actor: Actor, conversation_id: int) -> Thread:
+        """One of the actor's conversations (NotFound for anyone else's).
+
+        A turn citing a document the actor can no longer read is hidden: access was revoked
+        since, and the history must not keep showing it.
+        """
+        with self._sessions() as db:
+            conv = db.get(Conversation, conversation_id)
+            if conv is None or conv.user_id != actor.user_id:
+                raise NotFound(f"no conversation {conversation_id}")
+            coll = get_collection(db, conv.collection)
+            allowed = (allowed_document_ids(db, coll.id, actor.principal) if coll else set())
+            turns = []
+            for rec in db.scalars(select(AnswerRecord)
+                                  .where(AnswerRecord.conversation_id == conv.id)
+                                  .order_by(AnswerRecord.id)):
+                turn = Turn(rec.id, rec.at.isoformat() + "Z", rec.question, rec.answer,
+                            rec.abstained, rec.mode, rec.model_name, json.loads(rec.cited))
+                if any(c.get("document_id") not in allowed for c in turn.cited):
+                    turn = replace(turn, answer=HIDDEN_ANSWER, cited=[])
+                turns.append(turn)
+            return Thread(conv.id, conv.collection, conv.title, turns)

@@ -1,0 +1,197 @@
+"""What the JSON API accepts: request bodies, query strings and path parameters.
+
+Bodies forbid unknown fields and never coerce types (``"k": "5"`` or a list where a string
+belongs is a 422, not a guess). Query strings and paths arrive as text and are converted by
+type; ids in a path are positive 64-bit integers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictBool, StrictStr, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from web.schemas.types import (
+    MAX_ID,
+    MAX_K,
+    Body,
+    CollectionName,
+    GroupName,
+    Id,
+    K,
+    Level,
+    Params,
+    Query,
+    Question,
+    Role,
+    UserName,
+    text_field,
+)
+
+
+# -- request bodies and queries ------------------------------------------------------------------
+class CollectionCreate(Body):
+    """Create a collection."""
+
+    name: CollectionName
+
+
+class RestrictionsBody(Body):
+    """Who may read a document: ``groups`` (required); an empty list lifts the restriction."""
+
+    groups: list[GroupName] = Field(max_length=100)
+
+
+class Filters(Body):
+    """Narrow a search to some documents."""
+
+    document_ids: list[Id] | None = Field(None, max_length=1000)
+    documents: list[text_field(500, 1)] | None = Field(None, max_length=1000)  # type: ignore[valid-type]
+    file_types: list[text_field(20, 1)] | None = Field(None, max_length=50)  # type: ignore[valid-type]
+    updated_after: datetime | None = Field(None, description="ISO date or date-time.")
+    updated_before: datetime | None = Field(None, description="ISO date or date-time.")
+
+    @field_validator("updated_after", "updated_before", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an ISO date or date-time string")
+        return value
+
+    @field_validator("updated_after", "updated_before")
+    @classmethod
+    def _naive_utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+
+class SearchBody(Body):
+    """Top-k passages of a collection."""
+
+    query: Query
+    collection: CollectionName
+    k: K | None = None
+    filters: Filters | None = None
+
+
+class SearchQuery(Params):
+    """``GET /search`` (no filters: use POST for those)."""
+
+    query: Query
+    collection: CollectionName
+    k: Annotated[int, Field(ge=1, le=MAX_K)] | SkipJsonSchema[None] = None
+
+
+class AskBody(Body):
+    """Ask a question about a collection."""
+
+    question: Question
+    collection: CollectionName
+    k: K | None = None
+    stream: StrictBool = Field(False, description="Reply as server-sent events.")
+    conversation_id: Id | None = Field(None, description="Continue one of your conversations.")
+
+
+class UserCreate(Body):
+    """A new local account."""
+
+    username: UserName
+    password: text_field(1000, 1)  # type: ignore[valid-type]
+    role: Role = "reader"
+    groups: list[GroupName] = Field(default_factory=list, max_length=100)
+    display_name: text_field(200) = ""  # type: ignore[valid-type]
+
+
+class UserUpdate(Body):
+    """Change any of a user's role, disabled flag, local groups or password."""
+
+    role: Role | None = None
+    disabled: StrictBool | None = None
+    groups: list[GroupName] | None = Field(None, max_length=100)
+    password: text_field(1000, 1) | None = None  # type: ignore[valid-type]
+
+
+class GrantBody(Body):
+    """The access level to grant (required)."""
+
+    level: Level
+
+
+class ExportQuery(Params):
+    """Filters of an audit or evidence export."""
+
+    format: Literal["json", "csv"] = "json"
+    action: text_field(100) | SkipJsonSchema[None] = None  # type: ignore[valid-type]
+    actor: text_field(200) | SkipJsonSchema[None] = None  # type: ignore[valid-type]
+    user: text_field(200) | SkipJsonSchema[None] = None  # type: ignore[valid-type]
+    collection: text_field(64) | SkipJsonSchema[None] = None  # type: ignore[valid-type]
+
+
+# -- path parameters -------------------------------------------------------------------------
+class CollectionPath(Params):
+    """A collection in the path."""
+
+    name: StrictStr = Field(max_length=64, description="The collection's name.")
+
+
+class DocumentPath(Params):
+    """A document id in the path."""
+
+    document_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class CollectionDocumentPath(CollectionPath):
+    """A document of a collection in the path."""
+
+    document_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class ChunkPath(Params):
+    """A passage id in the path."""
+
+    chunk_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class ConversationPath(Params):
+    """A conversation id in the path."""
+
+    conversation_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class JobPath(Params):
+    """An ingest job id in the path."""
+
+    job_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class UserPath(Params):
+    """A user name in the path."""
+
+    username: StrictStr = Field(max_length=200)
+
+
+class GrantPath(CollectionPath):
+    """A group's grant on a collection."""
+
+    group: StrictStr = Field(max_length=200)
+
+
+class ExportPath(Params):
+    """Which record to export."""
+
+    kind: Literal["audit", "evidence"]
+
+
+class UploadQuery(Params):
+    """``?wait=1`` waits for the ingest job and returns one result per file."""
+
+    wait: Literal["0", "1", "true", "false", "yes", "no"] = "0"
+
+
+class JobsQuery(Params):
+    """Narrow the job list to one collection."""
+
+    collection: text_field(64) | SkipJsonSchema[None] = None  # type: ignore[valid-type]

@@ -1,0 +1,307 @@
+"""What the JSON API answers: one response model per kind of answer.
+
+Each model lists exactly the fields its answer has (:class:`Out` forbids others, so the
+OpenAPI document does too); views build their answers from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Out(BaseModel):
+    """A response body: exactly these fields (the OpenAPI document forbids others)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CollectionOut(Out):
+    """A collection you can read."""
+
+    name: str
+    documents: int = Field(description="Ready documents you can see.")
+    failed: int = Field(description="Failed documents you can see.")
+    chunks: int
+    can_manage: bool
+
+
+class CollectionsOut(Out):
+    """The collections you can read."""
+
+    collections: list[CollectionOut]
+
+
+class CollectionCreated(Out):
+    """A new collection."""
+
+    name: str
+
+
+class DocumentOut(Out):
+    """A document's public fields."""
+
+    id: int
+    name: str
+    file_type: str
+    version: int
+    status: str
+    error: str | None
+    chunks: int
+    size_bytes: int | None
+    pages: int | None
+    content_hash: str
+    has_original: bool
+    updated_at: str
+
+
+class DocumentDetail(DocumentOut):
+    """One document, with its restriction groups for the collection's managers."""
+
+    collection: str
+    restricted_to: list[str] | None = Field(
+        None, description="Groups the document is narrowed to (managers only; else null).")
+
+
+class DocumentsOut(Out):
+    """Documents of a collection you can see."""
+
+    collection: str
+    documents: list[DocumentOut]
+
+
+class FileResult(Out):
+    """The outcome of one uploaded file."""
+
+    name: str
+    status: str
+    document_id: int | None
+    version: int | None
+    chunks: int | None
+    error: str | None
+
+
+class JobFileOut(FileResult):
+    """One file of an ingest job."""
+
+    id: int
+
+
+class JobOut(Out):
+    """An ingest job with per-file progress."""
+
+    id: int
+    collection: str
+    status: str
+    source: str
+    cancel_requested: bool
+    created_by: str | None
+    restrict_to: list[str]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    total: int
+    finished: int
+    failed: int
+    files: list[JobFileOut]
+
+
+class JobsOut(Out):
+    """Recent jobs of the collections you manage."""
+
+    jobs: list[JobOut]
+
+
+class UploadQueued(Out):
+    """Upload accepted as a job (poll ``/api/v1/jobs/<id>``); refused files listed."""
+
+    collection: str
+    job: JobOut | None
+    rejected: list[FileResult]
+
+
+class UploadResults(Out):
+    """Upload with ``?wait=1``: one result per file."""
+
+    collection: str
+    job_id: int | None
+    results: list[FileResult]
+
+
+class RestrictionsOut(Out):
+    """A document's restriction after the change."""
+
+    document_id: int
+    restricted_to: list[str]
+
+
+class ChunkOut(Out):
+    """One passage of a document you may read."""
+
+    id: int
+    document_id: int
+    document: str
+    collection: str
+    version: int
+    page: int | None
+    heading_path: str
+    text: str
+
+
+class HitOut(Out):
+    """One retrieved passage."""
+
+    chunk_id: int
+    document_id: int
+    document: str
+    collection: str
+    page: int | None
+    heading_path: str
+    text: str
+    score: float
+    char_start: int
+    char_end: int
+    document_version: int
+    fused_score: float | None
+    keyword_score: float | None
+    rerank_score: float | None
+    context_before: str
+    context_after: str
+    match_start: int | None = Field(description="Where the matched chunk starts in text (null: "
+                                    "text is the matched chunk).")
+    match_end: int | None
+
+
+class SearchOut(Out):
+    """Top-k passages."""
+
+    query: str
+    collection: str
+    hits: list[HitOut]
+
+
+class CitationOut(Out):
+    """A numbered source the answer cites as ``[n]``."""
+
+    n: int
+    chunk_id: int
+    document: str
+    document_id: int
+    page: int | None
+    heading_path: str
+    quote: str
+    text: str
+    score: float
+    attributed_by: str
+    span_start: int | None
+    span_end: int | None
+    char_start: int = Field(description="Where text starts in the document (span + this = "
+                            "document offsets).")
+
+
+class SpanOut(Out):
+    """Where cited passage ``n`` supports a sentence (chunk-text offsets)."""
+
+    n: int
+    chunk_id: int
+    start: int
+    end: int
+
+
+class SentenceOut(Out):
+    """One sentence of the answer with its citations and whether they support it."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    support_score: float | None
+    spans: list[SpanOut]
+    start: int
+    end: int
+    claim: bool
+
+
+class AnswerOut(Out):
+    """An answer with citations (the ``done`` event of the stream, without ``event``)."""
+
+    question: str
+    answer: str
+    citations: list[CitationOut]
+    sources: list[HitOut]
+    abstained: bool
+    model: str
+    sentences: list[SentenceOut]
+    mode: str
+    evidence_id: int
+    conversation_id: int
+
+
+class ConversationSummary(Out):
+    """One of your conversations."""
+
+    id: int
+    collection: str
+    title: str
+    created_at: str
+
+
+class ConversationsOut(Out):
+    """Your conversations, newest first."""
+
+    conversations: list[ConversationSummary]
+
+
+class TurnOut(Out):
+    """A question and its answer in a conversation."""
+
+    id: int
+    at: str
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    model: str
+    cited: list[dict[str, Any]]
+
+
+class ConversationOut(Out):
+    """One of your conversations with its turns."""
+
+    id: int
+    collection: str
+    title: str
+    turns: list[TurnOut]
+
+
+class UserOut(Out):
+    """A user's public fields."""
+
+    username: str
+    display_name: str
+    role: str
+    source: str
+    disabled: bool
+    groups: list[str]
+    last_login_at: str | None
+
+
+class UsersOut(Out):
+    """All users."""
+
+    users: list[UserOut]
+
+
+class GrantsOut(Out):
+    """``{group: level}`` of a collection."""
+
+    collection: str
+    grants: dict[str, str]
+
+
+class GrantOut(Out):
+    """A group's grant after the change."""
+
+    collection: str
+    group: str
+    level: str
