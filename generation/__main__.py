@@ -28,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     from generation.events import DoneEvent, TokenEvent
     from generation.stack import build_answerer
     from retrieval.retriever import UnknownCollectionError
-    from retrieval.stack import build_retrieval
+    from retrieval.stack import build_retrieval_for_cli
 
-    stack = build_retrieval(settings)
+    stack = build_retrieval_for_cli(settings)
+    if stack is None:
+        return 2
     answerer = build_answerer(settings, stack.retriever, stack.embedder)
     try:
         done = None

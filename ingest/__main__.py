@@ -50,9 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.jobs import JobManager, NewFile
     from ingest.pipeline import expand_paths, validate_collection_name
     from ingest.stack import build_ingestor
-    from retrieval.stack import build_retrieval
+    from retrieval.stack import build_retrieval_for_cli
 
-    stack = build_retrieval(settings)
+    stack = build_retrieval_for_cli(settings)
+    if stack is None:
+        return 2
     ingestor = build_ingestor(stack)
     jobs = JobManager(stack.sessions, ingestor)
     try:

@@ -61,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from retrieval.retriever import UnknownCollectionError
-    from retrieval.stack import build_retrieval
+    from retrieval.stack import build_retrieval_for_cli
 
-    stack = build_retrieval(settings)
+    stack = build_retrieval_for_cli(settings)
+    if stack is None:
+        return 2
     try:
         results = stack.retriever.search_many(questions, args.collection, args.k)
     except UnknownCollectionError as exc:

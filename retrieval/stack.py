@@ -6,6 +6,7 @@ one :class:`RetrievalStack` and passes it on.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from db.engine import make_engine, session_factory
-from db.migrate import prepare
+from db.migrate import SchemaOutOfDate, prepare
 from retrieval.backends.cross_encoder import CrossEncoderReranker
 from retrieval.backends.faiss import FaissIndexStore
 from retrieval.backends.onnx import OnnxEmbedder
@@ -103,3 +104,12 @@ def build_retrieval(settings: Settings, *, prepare_database: bool = True) -> Ret
         stack.prepare_database()
     return stack
 
+
+
+def build_retrieval_for_cli(settings: Settings) -> RetrievalStack | None:
+    """:func:`build_retrieval` for a command line: an out-of-date database is a message."""
+    try:
+        return build_retrieval(settings)
+    except SchemaOutOfDate as exc:
+        print(f"Cannot open the database: {exc}", file=sys.stderr)
+        return None
