@@ -149,10 +149,10 @@ class RetrievalSettings(_Section):
     vector_backend: Literal["faiss"] = Field(
         "faiss", description="Vector store (retrieval/backends/): faiss, one file per collection."
     )
-    keyword_backend: Literal["auto", "sqlite-fts", "none"] = Field(
+    keyword_backend: Literal["auto", "sqlite-fts", "postgres-fts", "none"] = Field(
         "auto",
-        description="Keyword index (retrieval/backends/): auto is sqlite-fts on a SQLite catalog "
-        "and none elsewhere (search is then dense-only, with a warning in the log).",
+        description="Keyword index (retrieval/backends/): auto is sqlite-fts on a SQLite catalog, "
+        "postgres-fts on PostgreSQL, none elsewhere (search is then dense-only, with a warning).",
     )
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted",

@@ -19,13 +19,15 @@ from sqlalchemy import Engine
 from db.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# Tables the keyword index keeps with raw DDL (SQLite FTS5 and its shadow tables): not models.
-UNMODELLED_PREFIX = "chunks_fts"
+# What the keyword indexes keep with raw DDL, outside the models: SQLite's FTS5 tables (and
+# their shadow tables), PostgreSQL's generated tsvector column and its GIN index.
+UNMODELLED = {"table": "chunks_fts", "column": "search_vector", "index": "ix_chunks_search_vector"}
 
 
 def include_name(name: str | None, type_: str, _parent: object = None) -> bool:
-    """Autogenerate filter: compare the modelled tables, not FTS5's own."""
-    return not (type_ == "table" and name is not None and name.startswith(UNMODELLED_PREFIX))
+    """Autogenerate filter: compare the modelled schema, not the keyword indexes' own."""
+    prefix = UNMODELLED.get(type_)
+    return not (prefix and name is not None and name.startswith(prefix))
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -18,6 +18,7 @@ from db.migrate import SchemaOutOfDate, prepare
 from retrieval.backends.cross_encoder import CrossEncoderReranker
 from retrieval.backends.faiss import FaissIndexStore
 from retrieval.backends.onnx import OnnxEmbedder
+from retrieval.backends.postgres_fts import PostgresKeywordIndex
 from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
 from retrieval.backends.sqlite_fts import SqliteKeywordIndex
 from retrieval.retriever import Retriever
@@ -65,17 +66,22 @@ def build_vector_index(settings: Settings, embedder: SentenceTransformersEmbedde
 def build_keyword_index(settings: Settings, engine: Engine) -> KeywordIndex | None:
     """The keyword index named by ``retrieval.keyword_backend``.
 
-    ``auto``: SQLite FTS5 on a SQLite catalog; none on other databases (a PostgreSQL keyword
-    index would be ``backends/postgres_fts.py``), where the retriever runs dense-only and
-    says so in the log. ``none``: never.
+    ``auto``: SQLite FTS5 on a SQLite catalog, PostgreSQL full-text search on PostgreSQL,
+    none on other databases (the retriever then runs dense-only and says so in the log).
+    ``none``: never.
     """
     backend = settings.retrieval.keyword_backend
+    dialect = engine.dialect.name
     if backend == "auto":
-        backend = "sqlite-fts" if engine.dialect.name == "sqlite" else "none"
+        backend = {"sqlite": "sqlite-fts", "postgresql": "postgres-fts"}.get(dialect, "none")
     if backend == "sqlite-fts":
-        if engine.dialect.name != "sqlite":
+        if dialect != "sqlite":
             raise ValueError("retrieval.keyword_backend sqlite-fts needs a SQLite catalog")
         return SqliteKeywordIndex()
+    if backend == "postgres-fts":
+        if dialect != "postgresql":
+            raise ValueError("retrieval.keyword_backend postgres-fts needs a PostgreSQL catalog")
+        return PostgresKeywordIndex()
     if backend == "none":
         return None
     raise ValueError(f"unknown retrieval.keyword_backend {backend!r}")

@@ -40,5 +40,21 @@ def reference() -> str:
     return "\n".join(lines)
 
 
+DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+BEGIN = "<!-- BEGIN settings table (scripts/settings_reference.py) -->\n"
+END = "<!-- END settings table -->"
+
+
+def update_doc(path: Path = DOC) -> None:
+    """Replace the table between the markers of docs/configuration.md."""
+    doc = path.read_text(encoding="utf-8")
+    start, stop = doc.index(BEGIN) + len(BEGIN), doc.index(END)
+    path.write_text(doc[:start] + reference().strip() + "\n" + doc[stop:], encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(reference())
+    if "--update" in sys.argv[1:]:
+        update_doc()
+        print(f"updated {DOC}")
+    else:
+        print(reference())

@@ -3,9 +3,11 @@ per session, the sample corpus, and Flask ``app``/``client``."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +188,30 @@ def client(app):  # type: ignore[no-untyped-def]
     c = app.test_client()
     assert login(c, "admin", ADMIN_PASSWORD).status_code == 302
     return c
+
+
+POSTGRES = os.environ.get("ENCLAVE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL (127.0.0.1:5432, trust auth; `.ci/run`
+    starts the server when it is down), dropped afterwards. Fails under CI when unreachable."""
+    from sqlalchemy import create_engine, text
+
+    name = f"enclave_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - say what is missing, then fail or skip
+        message = f"PostgreSQL is not reachable at {POSTGRES}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -3,42 +3,27 @@
 The FTS5 table is an *external content* index of ``chunks`` maintained by triggers (created by
 the migrations in ``db/migrations``), so it is updated inside the same transaction as the
 chunk rows: every add, replace and delete keeps it in step with the catalog atomically, and
-nothing is rebuilt per query. Ranking is FTS5's
-built-in BM25 (Porter stemming, Unicode folding).
+nothing is rebuilt per query. Ranking is FTS5's built-in BM25 (Porter stemming, Unicode
+folding).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Collection
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from retrieval.keyword_terms import query_terms
+
 _TOTAL_TTL_S = 60.0  # the passage count (IDF's N) is re-counted at most once a minute
-_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
-# Question words and fillers that carry no topic; BM25's IDF handles the rest.
-_STOPWORDS = frozenset(
-    """
-    a an the of to in on for and or is are was were be been being by with as at from that
-    this these those it its i me my we our you your he she they them their what which who
-    whom whose when where why how do does did can could should would may might must will
-    shall there here not no any all some if then than so such about into over under up down
-    out get got have has had
-    """.split()
-)
 
 
 def fts_query(question: str, max_terms: int = 32) -> str:
     """An FTS5 query OR-ing the question's distinct content words (each quoted)."""
-    terms: list[str] = []
-    for word in _TOKEN_RE.findall(question.lower()):
-        if word in _STOPWORDS or word in terms or len(word) > 64:
-            continue
-        terms.append(word)
-    return " OR ".join(f'"{t}"' for t in terms[:max_terms])
+    return " OR ".join(f'"{t}"' for t in query_terms(question, max_terms))
 
 
 class SqliteKeywordIndex:

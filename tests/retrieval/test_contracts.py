@@ -18,6 +18,7 @@ from db.engine import make_engine, session_factory
 from db.migrate import upgrade
 from db.models import Chunk, Collection, Document
 from retrieval.backends.faiss import FaissIndexStore
+from retrieval.backends.postgres_fts import PostgresKeywordIndex
 from retrieval.backends.sqlite_fts import SqliteKeywordIndex
 from retrieval.types import KeywordIndex, VectorIndex
 
@@ -26,9 +27,10 @@ DIM = 8
 VECTOR_INDEXES: list[tuple[str, Callable[[Path], VectorIndex]]] = [
     ("faiss", lambda path: FaissIndexStore(path, dimension=DIM)),
 ]
-# (name, database URL for a fresh migrated catalog, factory)
-KEYWORD_INDEXES: list[tuple[str, Callable[[Path], str], Callable[[], KeywordIndex]]] = [
-    ("sqlite-fts", lambda path: f"sqlite:///{path / 'catalog.db'}", SqliteKeywordIndex),
+# (name, the database it runs on, factory); PostgreSQL is the local server (tests/conftest.py)
+KEYWORD_INDEXES: list[tuple[str, str, Callable[[], KeywordIndex]]] = [
+    ("sqlite-fts", "sqlite", SqliteKeywordIndex),
+    ("postgres-fts", "postgresql", PostgresKeywordIndex),
 ]
 
 
@@ -114,8 +116,10 @@ class TestVectorIndexContract:
 @pytest.fixture(params=KEYWORD_INDEXES, ids=[name for name, _, _ in KEYWORD_INDEXES])
 def keyword_setup(request: pytest.FixtureRequest, tmp_path: Path
                   ) -> Iterator[tuple[KeywordIndex, sessionmaker[Session], dict[str, int]]]:
-    _, url_for, factory = request.param
-    engine = make_engine(url_for(tmp_path))
+    _, database, factory = request.param
+    url = (f"sqlite:///{tmp_path / 'catalog.db'}" if database == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    engine = make_engine(url)
     upgrade(engine)
     sessions = session_factory(engine)
     with sessions() as db:

@@ -4,38 +4,11 @@ is created for the test and dropped afterwards."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 pytestmark = pytest.mark.integration
-
-SERVER = os.environ.get("ENCLAVE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"enclave_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - say what is missing, then fail or skip
-        message = f"PostgreSQL is not reachable at {SERVER}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield f"{SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def test_access_control_and_append_only_audit_on_postgres(pg_url: str) -> None:
     from db.engine import make_engine, session_factory

@@ -1,0 +1,27 @@
+"""The words of a question a keyword index searches for (shared by every keyword backend)."""
+
+from __future__ import annotations
+
+import re
+
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+# Question words and fillers that carry no topic; BM25's IDF handles the rest.
+_STOPWORDS = frozenset(
+    """
+    a an the of to in on for and or is are was were be been being by with as at from that
+    this these those it its i me my we our you your he she they them their what which who
+    whom whose when where why how do does did can could should would may might must will
+    shall there here not no any all some if then than so such about into over under up down
+    out get got have has had
+    """.split()
+)
+
+
+def query_terms(question: str, max_terms: int = 32) -> list[str]:
+    """The question's distinct content words, lower-cased, in order (letters and digits only)."""
+    terms: list[str] = []
+    for word in _TOKEN_RE.findall(question.lower()):
+        if word in _STOPWORDS or word in terms or len(word) > 64:
+            continue
+        terms.append(word)
+    return terms[:max_terms]
