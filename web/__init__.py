@@ -14,7 +14,20 @@ from flask import Flask
 from config import configure_offline, load_settings
 from config.settings import Settings
 from services.container import Services, build_services
-from web import admin, api, apidocs, errors, health, jobs, library, pages, security, sources, validation
+from web import (
+    admin,
+    api,
+    apidocs,
+    errors,
+    health,
+    jobs,
+    library,
+    openai_api,
+    pages,
+    security,
+    sources,
+    validation,
+)
 from web.auth import guards, session, views
 from web.contract import openapi_app
 
@@ -57,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_api(api.bp)
     app.register_api(jobs.bp)
     app.register_api(apidocs.bp)
+    app.register_api(openai_api.bp)
     app.register_blueprint(apidocs.pages)
     app.register_blueprint(sources.bp)
     return app

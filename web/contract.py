@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from web.schemas import ErrorOut
 
 API_PREFIX = "/api/v1"
+# Paths of the JSON APIs (Enclave's and the OpenAI-compatible one): JSON errors, tokens.
+API_PATHS = ("/api/", "/v1/")
 API_VERSION = "1"
 SECURITY_SCHEMES: dict[str, Any] = {
     "token": {"type": "http", "scheme": "bearer",

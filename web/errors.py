@@ -9,12 +9,13 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from services.errors import ServiceError
+from web.contract import API_PATHS
 from web.validation import field_envelope
 
 
 def wants_json() -> bool:
     """API paths and JSON clients get JSON errors."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(API_PATHS) or request.accept_mimetypes.best == "application/json"
 
 
 def error_response(status: int, message: str):  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from ingest.pipeline import COLLECTION_NAME_RE, validate_collection_name
+from web.contract import API_PATHS
 from web.schemas import MAX_ID, ErrorOut, FieldError
 
 M = TypeVar("M", bound=BaseModel)
@@ -82,7 +83,7 @@ def json_depth(data: bytes) -> int:
 
 def _guard_api_request(max_bytes: int, max_depth: int) -> Any:
     """``before_request``: one value per query parameter; the JSON body decoded strictly."""
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(API_PATHS):
         return None
     repeated = [key for key, values in request.args.lists() if len(values) > 1]
     if repeated:  # every query parameter of the API is a single value

@@ -107,6 +107,7 @@ BUSINESS_RULES = {
     "PATCH /api/v1/admin/users/{username}": "password strength; not your own role or account",
     "PUT /api/v1/documents/{document_id}/restrictions": "every group must exist",
     "POST /api/v1/collections/{name}/documents": "supported file types; 422 when all fail",
+    "POST /v1/chat/completions": "the model names a collection you read; last message the user's",
 }
 
 

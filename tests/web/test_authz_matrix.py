@@ -240,6 +240,13 @@ TABLE: dict[tuple[str, str], Route] = {
     ("apidocs.reference", "GET"): Route(lambda w, p: _get("/api/v1/docs"), LOGGED, LOGGED),
     ("apidocs.static", "GET"): Route(
         lambda w, p: _get("/api/v1/docs/assets/css/swagger-ui.css"), LOGGED, LOGGED),
+    # The OpenAI-compatible API: a session or a token, the same access as /api/v1/ask.
+    ("openai.list_models", "GET"): Route(lambda w, p: _get("/v1/models"), LOGGED, LOGGED),
+    ("openai.chat_completions", "POST"): Route(lambda w, p: {
+        "path": "/v1/chat/completions", "method": "POST",
+        "json": {"model": "enclave:handbook",
+                 "messages": [{"role": "user", "content": "What is the daily meal allowance?"}]}},
+        READ_HB, READ_HB),
     ("api.conversations", "GET"): Route(lambda w, p: _get("/api/v1/conversations"), LOGGED),
     ("api.conversation", "GET"): Route(
         lambda w, p: _get(f"/api/v1/conversations/{w.conversation(R)}"), frozenset({R})),

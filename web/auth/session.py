@@ -5,7 +5,7 @@ removed group membership or a revoked token take effect on the very next request
 
 - Browser: the session cookie (HttpOnly, SameSite=Lax, Secure unless ``auth.cookie_secure``
   is off) holds a random session id; :mod:`services.logins` rows make logout real.
-- API: ``Authorization: Bearer enc_...`` on ``/api/`` paths. A request carrying a bearer
+- API: ``Authorization: Bearer enc_...`` on ``/api/`` and ``/v1/`` paths. A request carrying a bearer
   token is judged by the token alone (never by a cookie), which is also why it is exempt
   from CSRF checks: a cross-site page cannot attach that header.
 - CSRF: Flask-WTF's token on every POST/PUT/PATCH/DELETE of a session (form field
@@ -28,6 +28,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from retrieval.acl import Principal
 from services.logins import Account
+from web.contract import API_PATHS
 from web.errors import error_response, wants_json
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
@@ -110,7 +111,7 @@ def _load_session_user(sid: str) -> AuthUser | None:
 
 def _load_token_user(req: Any) -> AuthUser | None:
     token = bearer_token()
-    if token is None or not req.path.startswith("/api/"):
+    if token is None or not req.path.startswith(API_PATHS):
         return None
     account = _logins().token_account(token)
     return None if account is None else _auth_user(account, "token")

@@ -10,6 +10,7 @@ never carry NUL bytes. Response models list exactly the fields each answer has.
 - :mod:`web.schemas.requests`: request bodies, query strings and path parameters
 - :mod:`web.schemas.responses`: response models (``*Out``)
 - :mod:`web.schemas.forms`: the web pages' forms (``*Form``)
+- :mod:`web.schemas.openai`: the OpenAI-compatible API (``/v1``)
 """
 
 from __future__ import annotations

@@ -1,0 +1,124 @@
+"""An OpenAI-compatible API under ``/v1``: chat completions and models, over the same services.
+
+Point any OpenAI client at ``http://<host>/v1`` with an Enclave API token as the key and a
+model name ``enclave:<collection>``. The last user message is the question (earlier messages
+are not used yet: no follow-up rewrite); access control, abstention and the evidence record
+are those of ``POST /api/v1/ask``. Citations come as ``[n]`` markers in the text and in the
+extra ``citations`` field (``enclave`` carries the evidence record's ids).
+
+Streaming tells the truth: the answer is checked against its sources before any of it is
+sent, so a streamed reply is exactly the final one (never text replaced after the fact).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, current_app, stream_with_context
+
+from generation.events import DoneEvent
+from services.container import Services
+from services.errors import Invalid
+from web.auth.guards import actor
+from web.contract import api_blueprint, content, reply
+from web.schemas.openai import (
+    MODEL_PREFIX,
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ChatReply,
+    EnclaveInfo,
+    ModelOut,
+    ModelsOut,
+)
+from web.schemas.responses import CitationOut
+
+OPENAI_PREFIX = "/v1"
+bp = api_blueprint("openai", __name__, OPENAI_PREFIX, "openai",
+                   "OpenAI-compatible chat completions over your collections.")
+
+
+def _services() -> Services:
+    return current_app.extensions["enclave"]
+
+
+@bp.get("/models", responses={200: ModelsOut})
+def list_models():  # type: ignore[no-untyped-def]
+    """The collections you can read, as model names ``enclave:<collection>``."""
+    collections = _services().library.collections(actor())
+    return reply(ModelsOut(data=[ModelOut(id=MODEL_PREFIX + c.name) for c in collections]))
+
+
+def _question(body: ChatCompletionRequest) -> str:
+    last = body.messages[-1]
+    if last.role != "user" or not last.content.strip():
+        raise Invalid("the last message must be the user's question (role 'user', not empty)",
+                      field="messages")
+    if len(last.content) > 2000:
+        raise Invalid("the question is longer than 2,000 characters", field="messages")
+    return last.content
+
+
+def _completion(done: DoneEvent, model: str, created: int) -> ChatCompletion:
+    answer = done.to_dict()
+    return ChatCompletion(
+        id=f"chatcmpl-{done.evidence_id}", created=created, model=model,
+        choices=[ChatChoice(message=ChatReply(content=answer["answer"]))],
+        citations=[CitationOut(**c) for c in answer["citations"]],
+        enclave=EnclaveInfo(evidence_id=done.evidence_id or 0,
+                            conversation_id=done.conversation_id or 0,
+                            abstained=answer["abstained"], mode=answer["mode"],
+                            question=answer["question"]),
+    )
+
+
+def _pieces(text: str, size: int = 48) -> Iterator[str]:
+    """The answer in small pieces, cut after white space, for clients that render deltas."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = text.rfind(" ", start, end)
+            end = cut + 1 if cut > start else end
+        yield text[start:end]
+        start = end
+
+
+def _stream(events: Iterator[Any], model: str, created: int) -> Iterator[str]:
+    def chunk(cid: str, delta: dict[str, Any], finish: str | None = None,
+              **extra: Any) -> str:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created,
+                "model": model, "choices": [{"index": 0, "delta": delta,
+                                             "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body)}\n\n"
+
+    done = next(e for e in events if isinstance(e, DoneEvent))
+    completion = _completion(done, model, created).model_dump(mode="json")
+    cid = completion["id"]
+    yield chunk(cid, {"role": "assistant", "content": ""})
+    for piece in _pieces(completion["choices"][0]["message"]["content"]):
+        yield chunk(cid, {"content": piece})
+    yield chunk(cid, {}, "stop", citations=completion["citations"],
+                enclave=completion["enclave"])
+    yield "data: [DONE]\n\n"
+
+
+@bp.post("/chat/completions", responses={200: content(
+    bp, "The completion (JSON), or with ``stream`` server-sent ``chat.completion.chunk`` "
+    "events ending with ``data: [DONE]``; the last chunk carries ``citations``.",
+    ChatCompletion, {"text/event-stream": {"type": "string"}})})
+def chat_completions(body: ChatCompletionRequest):  # type: ignore[no-untyped-def]
+    """Answer the last user message from the ``model``'s collection, with citations."""
+    question = _question(body)
+    collection = body.model[len(MODEL_PREFIX):]
+    events = _services().asking.ask(actor(), question, collection)
+    created = int(time.time())
+    if body.stream:
+        return Response(stream_with_context(_stream(events, body.model, created)),
+                        mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    done = next(e for e in events if isinstance(e, DoneEvent))
+    return reply(_completion(done, body.model, created))

@@ -1,0 +1,96 @@
+"""Schemas of the OpenAI-compatible API (``/v1``): chat completions and models.
+
+The subset of OpenAI's chat-completions request Enclave honours, checked like every other body
+(unknown fields refused, no coercion). ``model`` names the scope: ``enclave:<collection>``.
+Citations travel in the extra ``citations`` field and as ``[n]`` markers in the text; the
+evidence record's ids in ``enclave``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
+
+from ingest.pipeline import COLLECTION_NAME_RE
+from web.schemas.responses import CitationOut, Out
+from web.schemas.types import Body, text_field
+
+MODEL_PREFIX = "enclave:"
+ScopeName = Annotated[str, Field(
+    pattern="^" + MODEL_PREFIX + COLLECTION_NAME_RE.pattern.lstrip("^"),
+    description="The scope: 'enclave:<collection>' (GET /v1/models lists yours).",
+    examples=["enclave:handbook"])]
+
+
+class ChatMessage(Body):
+    """One message of the conversation."""
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: text_field(8000, 0, "The message text (at most 8,000 characters).")  # type: ignore[valid-type]
+
+
+class ChatCompletionRequest(Body):
+    """``POST /v1/chat/completions``: the last message must be the user's question."""
+
+    model: ScopeName
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: StrictBool = False
+    # Accepted for client compatibility and not used: the answer's length and sampling are the
+    # server's (generation.max_tokens, generation.temperature).
+    temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
+    max_tokens: StrictInt | None = Field(None, ge=1, le=32768)
+    user: text_field(200) | None = None  # type: ignore[valid-type]
+
+
+class ChatReply(Out):
+    """The assistant's message."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(Out):
+    """The one choice Enclave returns."""
+
+    index: int = 0
+    message: ChatReply
+    finish_reason: Literal["stop"] = "stop"
+
+
+class EnclaveInfo(Out):
+    """Enclave's own fields: the evidence record, whether it abstained, how it answered."""
+
+    evidence_id: int
+    conversation_id: int
+    abstained: bool
+    mode: str
+    question: str = Field(description="The question that was searched.")
+
+
+class ChatCompletion(Out):
+    """A chat completion (OpenAI's shape) with citations."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    citations: list[CitationOut]
+    enclave: EnclaveInfo
+
+
+class ModelOut(Out):
+    """A scope the caller may ask about."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "enclave"
+
+
+class ModelsOut(Out):
+    """``GET /v1/models``: the collections the caller can read, as model names."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
