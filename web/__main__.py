@@ -5,6 +5,8 @@
   never a default password. ``--if-missing`` does nothing when an admin exists.
 - ``upgrade``: migrate the database to this release's schema (``--check``: only say whether
   it is current). Start-up does the same unless ``database_auto_upgrade`` is off.
+- ``mcp``: an MCP server (search and ask tools) for local agent tools, over stdio (token in
+  ``ENCLAVE_TOKEN``) or streamable HTTP (``--transport http``; a bearer token per request).
 - ``user add|set``, ``grant``, ``token create|revoke``: the same operations as the admin page,
   written to the audit log with actor ``cli``.
 """
@@ -67,6 +69,26 @@ def upgrade_command(settings: Settings, args: argparse.Namespace) -> int:
     upgrade_database(settings)
     print(f"Upgraded the database from {status.current or 'no migration (new or pre-migration)'}"
           f" to {status.head}.")
+    return 0
+
+
+def mcp_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve the MCP tools (stdio, or streamable HTTP on ``--host``/``--port``)."""
+    from web.mcp_server import build_mcp
+
+    services = _services(settings)
+    if args.transport == "stdio":
+        token = os.environ.get("ENCLAVE_TOKEN")
+        if not token:
+            print("Set ENCLAVE_TOKEN to an Enclave API token (the tools act as its owner).",
+                  file=sys.stderr)
+            return 2
+        build_mcp(services, token).run("stdio")
+        return 0
+    url = f"http://{args.host}:{args.port}"
+    print(f"Enclave MCP server on {url}/mcp (bearer: an Enclave API token)", file=sys.stderr,
+          flush=True)
+    build_mcp(services, url=url).run("streamable-http", host=args.host, port=args.port)
     return 0
 
 
@@ -221,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="bind address (default: web.host)")
     serve.add_argument("--port", type=int, default=None, help="port (default: web.port)")
     serve.add_argument("--no-warm-up", action="store_true", help="load models on first use")
+    mcp = sub.add_parser("mcp", help="MCP server: search and ask tools for agent tools")
+    mcp.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
+    mcp.add_argument("--port", type=int, default=8765, help="HTTP port")
     upgrade = sub.add_parser("upgrade", help="migrate the database to this release's schema")
     upgrade.add_argument("--check", action="store_true",
                          help="only report; exit status 1 when an upgrade is due")
@@ -279,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "mcp":
+        return mcp_command(settings, args)
     if args.command == "create-admin":
         return create_admin(settings, args)
     if args.command == "user":
