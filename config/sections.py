@@ -113,6 +113,11 @@ class IngestSettings(_Section):
         description="File extensions accepted for ingestion (lower case, with the dot).",
     )
     max_file_mb: float = Field(50, gt=0, description="Largest file accepted, in MiB.")
+    pdf_parser: Literal["pdfium", "unstructured"] = Field(
+        "pdfium",
+        description="PDF text and structure: pdfium (text layer, headings from font sizes, "
+        "running headers dropped; ~40x faster) or unstructured (pdfminer 'fast' strategy).",
+    )
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 

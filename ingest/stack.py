@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from ingest.chunker import TokenChunker
-from ingest.parsers.unstructured import UnstructuredParser
+from ingest.parsers.unstructured import FastPdfParser, UnstructuredParser
 from ingest.pipeline import Ingestor
 from ingest.types import Parser
 from retrieval.stack import RetrievalStack
 
+PARSERS: dict[str, type[UnstructuredParser]] = {
+    "pdfium": FastPdfParser,  # PDFs by PDFium, the rest by unstructured
+    "unstructured": UnstructuredParser,
+}
+
 
 def build_parser(stack: RetrievalStack) -> Parser:
-    """The sandboxed parser (``ingest.sandbox``), or in-process parsing when it is disabled."""
+    """The parser named by ``ingest.pdf_parser``, sandboxed (``ingest.sandbox``) or in-process."""
     sandbox = stack.settings.ingest.sandbox
+    cls = PARSERS[stack.settings.ingest.pdf_parser]
     if sandbox.enabled:
         from ingest.parsers.sandbox import SandboxedParser
 
-        return SandboxedParser(sandbox)
-    return UnstructuredParser(
-        max_pages=sandbox.max_pages, max_text_chars=int(sandbox.max_output_mb * 2**20)
-    )
+        return SandboxedParser(sandbox, parser=f"{cls.__module__}:{cls.__name__}")
+    return cls(max_pages=sandbox.max_pages, max_text_chars=int(sandbox.max_output_mb * 2**20))
 
 
 def build_ingestor(stack: RetrievalStack) -> Ingestor:

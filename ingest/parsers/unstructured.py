@@ -18,6 +18,7 @@ from typing import Any
 
 from ingest import offline_nlp
 from ingest.parsers.guards import LABELS, check_html_declarations, check_magic, too_many_pages
+from ingest.parsers.pdfium import parse_pdf
 from ingest.types import Block, IngestError, ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -241,3 +242,38 @@ class UnstructuredParser:
 def output_limit_reason(limit_bytes: float) -> str:
     """The reason given when a file's extracted text is over ``ingest.sandbox.max_output_mb``."""
     return f"extracted text exceeds {limit_bytes / 2**20:g} MiB (ingest.sandbox.max_output_mb)"
+
+
+class FastPdfParser(UnstructuredParser):
+    """PDFs through PDFium (:mod:`ingest.parsers.pdfium`), every other type through unstructured.
+
+    The same pre-checks and limits as :class:`UnstructuredParser`; ``ingest.pdf_parser``
+    chooses it (``pdfium``, the default).
+    """
+
+    def parse(self, path: Path, file_type: str) -> ParsedDocument:
+        """Parse ``path``; PDFs by their text layer and font sizes."""
+        if file_type != "pdf":
+            return super().parse(path, file_type)
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError as exc:
+            raise IngestError(f"cannot read the file: {exc.strerror or exc}") from exc
+        if size == 0:
+            raise IngestError("the file is empty")
+        check_magic(path, file_type, head, self.max_pages)
+        try:
+            parsed = parse_pdf(path, self.max_pages)
+        except IngestError:
+            raise
+        except MemoryError as exc:
+            raise IngestError("the PDF file is too large to parse in memory") from exc
+        except Exception as exc:  # noqa: BLE001 - report any parser failure readably
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise IngestError(f"could not parse this PDF file: {reason}") from exc
+        if not parsed.blocks:
+            raise IngestError("no text could be extracted from this PDF file (a scanned PDF "
+                              "needs OCR, which is not enabled)")
+        return parsed

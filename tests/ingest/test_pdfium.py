@@ -1,0 +1,101 @@
+"""The PDFium PDF parser: headings from font sizes, running headers dropped, pages kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from ingest.parsers.pdfium import parse_pdf
+from ingest.parsers.unstructured import FastPdfParser
+from ingest.types import IngestError
+
+SECTIONS = {
+    "1. Travel": ["Flights", "Hotels"],
+    "2. Meals": ["Per diem"],
+    "3. Expenses": ["Receipts", "Approval"],
+}
+
+
+def _write(path: Path, *, header: bool = True, bold_heading: bool = False) -> Path:
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    page = 1
+
+    def start_page() -> float:
+        if header:
+            pdf.setFont("Helvetica", 8)
+            pdf.drawString(72, 810, f"Northwind Handbook - page {page}")
+        return 770.0
+
+    y = start_page()
+    pdf.setFont("Helvetica-Bold", 20)
+    pdf.drawString(72, y, "Northwind Handbook")
+    y -= 40
+    for section, subsections in SECTIONS.items():
+        pdf.setFont("Helvetica-Bold", 15)
+        pdf.drawString(72, y, section)
+        y -= 26
+        for sub in subsections:
+            if bold_heading:
+                pdf.setFont("Times-Bold", 11.6)
+            else:
+                pdf.setFont("Helvetica-Bold", 13)
+            pdf.drawString(72, y, sub)
+            y -= 20
+            pdf.setFont("Times-Roman" if bold_heading else "Helvetica", 11)
+            for i in range(4):
+                pdf.drawString(72, y, f"The {sub.lower()} rule number {i} applies to every trip "
+                                      "that is booked.")
+                y -= 15
+            y -= 10
+        pdf.showPage()
+        page += 1
+        y = start_page()
+    pdf.save()
+    return path
+
+
+def test_headings_depths_pages_and_running_headers(tmp_path: Path) -> None:
+    doc = parse_pdf(_write(tmp_path / "h.pdf"))
+    titles = [(b.text, b.depth, b.page) for b in doc.blocks if b.kind == "title"]
+    assert titles == [
+        ("Northwind Handbook", 0, 1), ("1. Travel", 1, 1), ("Flights", 2, 1), ("Hotels", 2, 1),
+        ("2. Meals", 1, 2), ("Per diem", 2, 2), ("3. Expenses", 1, 3), ("Receipts", 2, 3),
+        ("Approval", 2, 3),
+    ]
+    assert "Northwind Handbook - page" not in doc.text  # the running header is gone
+    receipts = next(b for b in doc.blocks if b.kind == "text" and "receipts rule" in b.text)
+    assert receipts.page == 3 and "rule number 3" in receipts.text
+    assert doc.num_pages == 4  # the last, empty page counts
+
+
+def test_bold_headings_a_little_larger_than_the_body(tmp_path: Path) -> None:
+    # man pages: section names in bold, barely larger than the text
+    doc = parse_pdf(_write(tmp_path / "b.pdf", header=False, bold_heading=True))
+    titles = [b.text for b in doc.blocks if b.kind == "title"]
+    assert "Flights" in titles and "Receipts" in titles
+
+
+def test_page_limit_and_no_text_layer(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="limit 2"):
+        parse_pdf(_write(tmp_path / "long.pdf"), max_pages=2)
+    blank = tmp_path / "blank.pdf"
+    pdf = canvas.Canvas(str(blank), pagesize=A4)
+    pdf.rect(100, 100, 200, 200, fill=1)  # a drawing, no text (like a scan)
+    pdf.showPage()
+    pdf.save()
+    with pytest.raises(IngestError, match="needs OCR"):
+        FastPdfParser().parse(blank, "pdf")
+
+
+def test_sample_handbook_pdf_keeps_its_real_headings(sample_corpus: Path) -> None:
+    # unstructured's pdfminer path made table cells ("Meal", "EUR 45") into headings, so the
+    # passages after the table carried a wrong heading path.
+    doc = FastPdfParser().parse(sample_corpus / "travel-and-expenses.pdf", "pdf")
+    titles = [b.text for b in doc.blocks if b.kind == "title"]
+    assert "2. Meals and per diem" in titles and "Client entertainment" in titles
+    assert not any(t.startswith("EUR") or t == "Meal" for t in titles)
+    meals = next(i for i, b in enumerate(doc.blocks) if b.text == "2. Meals and per diem")
+    assert "EUR 45 for domestic trips" in doc.blocks[meals + 1].text
