@@ -9,11 +9,13 @@ truncated silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
+from tokenizers import Tokenizer
 
 from config.settings import ChunkingSettings
 from ingest.types import BLOCK_SEPARATOR, Block, ChunkDraft, ParsedDocument
@@ -47,6 +49,7 @@ class TokenChunker:
         self._settings = settings
         self._embedder = embedder
         self._splitter: RecursiveCharacterTextSplitter | None = None
+        self._length: Callable[[str], int] | None = None
 
     @property
     def limit(self) -> int:
@@ -63,20 +66,33 @@ class TokenChunker:
         counts = many(texts) if many is not None else [self._tokens(t) for t in texts]
         return [c - 2 for c in counts]
 
+    def _piece_length(self) -> Callable[[str], int]:
+        """Tokens of a piece of text (no special tokens), as fast as the tokenizer allows.
+
+        The splitter measures every candidate piece: the Rust tokenizer is called directly
+        (not through the transformers wrapper, ~10x slower per call) and repeats are cached.
+        """
+        if self._length is None:
+            backend = getattr(getattr(self._embedder, "tokenizer", None), "backend_tokenizer",
+                              None)
+            if backend is not None:
+                fast = Tokenizer.from_str(backend.to_str())  # own copy: never shared
+                fast.no_truncation()
+                fast.no_padding()
+                self._length = functools.lru_cache(maxsize=65536)(
+                    lambda t: len(fast.encode(t, add_special_tokens=False).ids))
+            else:  # an embedder without a HF tokenizer: count with count_tokens
+                self._length = lambda t: self._tokens(t) - 2
+        return self._length
+
     def _split(self, text: str, budget: int) -> list[str]:
-        tokenizer: Any = getattr(self._embedder, "tokenizer", None)
         overlap = min(self._settings.overlap_tokens, budget // 4)
-        if tokenizer is not None:
-            splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-                tokenizer, chunk_size=budget, chunk_overlap=overlap, strip_whitespace=True
-            )
-        else:  # an embedder without a HF tokenizer: count with count_tokens
-            splitter = RecursiveCharacterTextSplitter(
-                chunk_size=budget,
-                chunk_overlap=overlap,
-                length_function=lambda t: self._tokens(t) - 2,
-                strip_whitespace=True,
-            )
+        # Paragraphs, lines, then words (LangChain's default separators). Cutting at sentence
+        # ends instead was measured on the tune halves: a wash (macro Hit@5 -0.008, MRR -0.004)
+        # for 13% more chunks, so it is not the default.
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=budget, chunk_overlap=overlap, length_function=self._piece_length(),
+            strip_whitespace=True)
         return [p for p in splitter.split_text(text) if p.strip()]
 
     def _hard_split(self, text: str, budget: int) -> list[str]:
