@@ -9,6 +9,9 @@ and it knows each character's font size and weight, which is how a reader sees h
   given by its size rank (the largest is depth 0); table-of-contents lines are not;
 - a line that repeats at the top or bottom of most pages (running headers and footers, page
   numbers) is dropped;
+- text a reader cannot see (invisible render mode, white or transparent fill, under 1.5 pt,
+  off the page: :mod:`ingest.parsers.pdf_hidden`) is dropped before anything else, so hidden
+  instructions never reach the index;
 - consecutive body lines form one text block until a heading or the end of the page (the
   chunker cuts it at sentence ends; splitting at paragraph gaps cost MRR on the zsh tune half).
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from ingest.parsers.pdf_hidden import hidden_objects, visible_mask
 from ingest.types import Block, IngestError, ParsedDocument
 
 HEADING_RATIO = 1.12  # at least this much larger than the body size
@@ -34,6 +39,7 @@ HEADING_MAX_CHARS = 160
 _DIGITS = re.compile(r"\d+")
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*\d*\s*$")  # "Introduction . . . . . 12"
 _BOLD = ("bold", "black", "heavy", "semibold", "demi")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -46,25 +52,33 @@ class _Line:
     last: bool
 
 
-def _page_lines(document: pdfium.PdfDocument, page_index: int) -> list[_Line]:
+def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Line], int]:
+    """The page's lines (visible characters only) and how many characters were hidden."""
     page = document[page_index]
     textpage = page.get_textpage()
     try:
         count = textpage.count_chars()
         text = textpage.get_text_range(0, count) if count else ""
+        hidden = hidden_objects(page)
+        visible = visible_mask(textpage, len(text), hidden) if hidden else None
+        dropped = 0 if visible is None else sum(
+            1 for i, ch in enumerate(text) if not visible[i] and not ch.isspace())
         lines: list[_Line] = []
         offset = 0
         for raw in re.split(r"\r\n|\n|\r", text):
             start = offset
             offset += len(raw) + (2 if text[start + len(raw):start + len(raw) + 2] == "\r\n"
                                   else 1)
-            line = " ".join(raw.split())
+            if visible is None:  # the usual case: every character is visible
+                line = " ".join(raw.split())
+                first_char = start + (len(raw) - len(raw.lstrip()))
+            else:
+                kept = [i for i in range(start, start + len(raw)) if visible[i]]
+                line = " ".join("".join(text[i] for i in kept).split())
+                first_char = next((i for i in kept if not text[i].isspace()), start)
             if not line:
                 lines.append(_Line(page_index + 1, "", 0.0, False, False, False))
                 continue
-            first_char = start + (len(raw) - len(raw.lstrip()))
-            if first_char >= count:
-                first_char = max(count - 1, 0)
             size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first_char))
             lines.append(_Line(page_index + 1, line, round(size, 1),
                                _is_bold(textpage, first_char), False, False))
@@ -75,7 +89,7 @@ def _page_lines(document: pdfium.PdfDocument, page_index: int) -> list[_Line]:
     if filled:
         filled[0].first = True
         filled[-1].last = True
-    return lines
+    return lines, dropped
 
 
 def _is_bold(textpage: pdfium.PdfTextPage, index: int) -> bool:
@@ -105,9 +119,16 @@ def parse_pdf(path: Path, max_pages: int | None = None) -> ParsedDocument:
         if max_pages is not None and pages > max_pages:
             raise IngestError(f"PDF has {pages} pages (limit {max_pages}, "
                               "ingest.sandbox.max_pages)")
-        lines = [ln for i in range(pages) for ln in _page_lines(document, i)]
+        lines: list[_Line] = []
+        hidden = 0
+        for i in range(pages):
+            page_lines, dropped = _page_lines(document, i)
+            lines.extend(page_lines)
+            hidden += dropped
     finally:
         document.close()
+    if hidden:
+        log.info("%s: dropped %d characters a reader cannot see", path.name, hidden)
     running = _running_lines(lines, pages)
     sizes: collections.Counter[float] = collections.Counter()
     for ln in lines:
