@@ -134,10 +134,10 @@ class AbstentionSettings(_Section):
         "model", description="model: abstain when p(unanswerable) >= threshold (or below "
         "min_score). floor: abstain only when the best passage is below retrieval.min_score.",
     )
-    intercept: float = Field(0.138, description="Logistic model: intercept.")
-    w_top_score: float = Field(-2.096, description="Logistic model: weight of the best cosine.")
-    w_coverage: float = Field(-2.918, description="Logistic model: weight of term coverage.")
-    w_unknown: float = Field(2.877, description="Logistic model: weight of 'a question term "
+    intercept: float = Field(0.324, description="Logistic model: intercept.")
+    w_top_score: float = Field(-2.03, description="Logistic model: weight of the best cosine.")
+    w_coverage: float = Field(-3.378, description="Logistic model: weight of term coverage.")
+    w_unknown: float = Field(2.699, description="Logistic model: weight of 'a question term "
                              "occurs nowhere in the index'.")
     threshold: float = Field(0.5, ge=0, le=1, description="Abstain at or above this "
                              "p(unanswerable).")
