@@ -44,6 +44,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "hybrid-weighted-0.3": {"mode": "hybrid", "fusion": "weighted", "dense_weight": 0.3},
     "hybrid-weighted-0.5": {"mode": "hybrid", "fusion": "weighted", "dense_weight": 0.5},
     "hybrid-mmr-0.7": {"mode": "hybrid", "fusion": "weighted", "mmr_lambda": 0.7},
+    "short-0.1": {"short_chunk_penalty": 0.1},
+    "short-0.2": {"short_chunk_penalty": 0.2},
+    "short-0.3": {"short_chunk_penalty": 0.3},
+    "short-0.2-48": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 48},
 }
 
 

@@ -171,6 +171,16 @@ class RetrievalSettings(_Section):
     candidates: int = Field(
         50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
     )
+    short_chunk_tokens: int = Field(
+        32, ge=1, le=512,
+        description="Chunks shorter than this (in tokens) get the short-chunk penalty.",
+    )
+    short_chunk_penalty: float = Field(
+        0.2, ge=0, le=0.9,
+        description="Dense score x (1 - penalty x shortfall), shortfall = 1 - tokens / "
+        "short_chunk_tokens: a one-line chunk (a man page's SYNOPSIS) scores high cosine "
+        "against short questions. 0 turns it off.",
+    )
     dedup_threshold: float = Field(
         0.98, ge=0, le=1,
         description="Drop a hit whose vector has this cosine similarity to a better hit "

@@ -168,6 +168,12 @@ class Retriever:
                 allowed_set = set(allowed.tolist())
                 keyword = [(c, sc) for c, sc in keyword if c in allowed_set][:n]
 
+        # Hydrate every candidate of both legs once (fusion returns their union anyway).
+        rows = hydrate(session, list(dict.fromkeys([c for c, _ in dense] +
+                                                   [c for c, _ in keyword])))
+        if s.short_chunk_penalty and dense:
+            dense = sorted(((c, sc * _length_prior(rows[c][0].token_count, s) if c in rows
+                             else sc) for c, sc in dense), key=lambda x: -x[1])
         if mode == "dense":
             ranked = dense
         elif mode == "keyword":
@@ -180,8 +186,6 @@ class Retriever:
         else:
             ranked = _weighted(dense, keyword, s.dense_weight)
 
-        ids = [c for c, _ in ranked]
-        rows = hydrate(session, ids)
         if scope is not None:
             rows = {c: row for c, row in rows.items() if scope.permits(c, row[1])}
         ranked = [(c, sc) for c, sc in ranked if c in rows]
@@ -271,6 +275,12 @@ class _Scope:
     def permits(self, chunk_id: int, doc: Document) -> bool:
         return (chunk_id in self.chunks and doc.id in self.documents
                 and doc.collection_id == self.collection_id)
+
+
+def _length_prior(tokens: int, s: RetrievalSettings) -> float:
+    """Multiplier of a chunk's dense score: below 1 for chunks under short_chunk_tokens."""
+    shortfall = max(0.0, 1.0 - tokens / s.short_chunk_tokens)
+    return 1.0 - s.short_chunk_penalty * shortfall
 
 
 def _weighted(

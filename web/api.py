@@ -19,7 +19,7 @@ from services.container import Services
 from services.errors import Refused
 from services.library import parse_group_names
 from web.auth.guards import actor
-from web.contract import API_PREFIX, api_blueprint, content, reply
+from web.contract import API_PREFIX, SSE_EVENT, api_blueprint, content, reply
 from web.schemas import (
     AnswerOut,
     AskBody,
@@ -225,7 +225,7 @@ def _sse(events: Iterator[AnswerEvent]) -> Iterator[str]:
 @bp.post("/ask", responses={200: content(
     bp, "The answer (JSON), or with ``stream`` server-sent events: ``sources``, ``token``..., "
     "``done`` (the answer as in the JSON reply).", AnswerOut,
-    {"text/event-stream": {"type": "string"}})})
+    {"text/event-stream": SSE_EVENT})})
 def ask(body: AskBody):  # type: ignore[no-untyped-def]
     """Answer a question about a collection, with citations.
 

@@ -29,6 +29,14 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "session": {"type": "apiKey", "in": "cookie", "name": "enclave_session",
                 "description": "A browser login; changes also need the `X-CSRFToken` header."},
 }
+# One server-sent event, as OpenAPI 3.1 describes a text/event-stream item (the schema applies
+# to each event): ``data`` carries JSON (``[DONE]`` ends the OpenAI-compatible stream).
+SSE_EVENT: dict[str, Any] = {
+    "type": "object", "required": ["data"],
+    "properties": {"event": {"type": "string"}, "id": {"type": "string"},
+                   "retry": {"type": "integer"},
+                   "data": {"type": "string", "contentMediaType": "application/json"}},
+}
 # Every API route may answer these with the one error envelope (:class:`ErrorOut`).
 ERRORS: dict[int, Any] = {
     400: ErrorOut,  # unparseable JSON, non-object body, nesting too deep

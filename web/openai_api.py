@@ -23,7 +23,7 @@ from generation.events import DoneEvent
 from services.container import Services
 from services.errors import Invalid
 from web.auth.guards import actor
-from web.contract import api_blueprint, content, reply
+from web.contract import SSE_EVENT, api_blueprint, content, reply
 from web.schemas.openai import (
     MODEL_PREFIX,
     ChatChoice,
@@ -109,7 +109,7 @@ def _stream(events: Iterator[Any], model: str, created: int) -> Iterator[str]:
 @bp.post("/chat/completions", responses={200: content(
     bp, "The completion (JSON), or with ``stream`` server-sent ``chat.completion.chunk`` "
     "events ending with ``data: [DONE]``; the last chunk carries ``citations``.",
-    ChatCompletion, {"text/event-stream": {"type": "string"}})})
+    ChatCompletion, {"text/event-stream": SSE_EVENT})})
 def chat_completions(body: ChatCompletionRequest):  # type: ignore[no-untyped-def]
     """Answer the last user message from the ``model``'s collection, with citations."""
     question = _question(body)

@@ -33,3 +33,13 @@ def test_mmr_prefers_diverse_results() -> None:
     vectors = np.stack([a, dup, other]).astype("float32")
     assert mmr_order(q, vectors, 3, 1.0)[:2] == [0, 1]  # pure relevance keeps the duplicate
     assert mmr_order(q, vectors, 3, 0.5)[:2] == [0, 2]  # MMR moves the duplicate down
+
+
+def test_short_chunk_prior_lowers_only_short_chunks() -> None:
+    from config.sections import RetrievalSettings
+    from retrieval.retriever import _length_prior
+
+    s = RetrievalSettings(short_chunk_tokens=32, short_chunk_penalty=0.2)
+    assert _length_prior(32, s) == 1.0 and _length_prior(200, s) == 1.0
+    assert _length_prior(16, s) == 0.9 and round(_length_prior(0, s), 6) == 0.8
+    assert _length_prior(5, RetrievalSettings(short_chunk_penalty=0.0)) == 1.0

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -92,9 +93,15 @@ def test_stdio_tools_act_as_the_token_owner(app) -> None:  # type: ignore[no-unt
             after = await client.call_tool("collections", {})
             return seen, after
 
-    seen, after = anyio.run(main)
+    seen, after = _run(main)
     _check(seen)
     assert after.is_error and "revoked" in after.content[0].text
+
+
+def _run(main: Any) -> Any:
+    """Run an async ``main`` on a thread of its own (a browser test may own this thread's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, main).result()
 
 
 def _free_port() -> int:
@@ -131,7 +138,7 @@ def test_http_transport_checks_each_requests_token(app) -> None:  # type: ignore
                                                           "method": "tools/list"})
             return seen, refused.status_code
 
-        seen, anonymous_status = anyio.run(main)
+        seen, anonymous_status = _run(main)
         _check(seen)
         assert anonymous_status == 401
     finally:
