@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from config.settings import Settings
-from generation.events import AnswerEvent, DoneEvent, SourcesEvent, TokenEvent
+from generation.events import AnswerEvent, DoneEvent, SourcesEvent, TokenEvent, final_answer
 from generation.extractive import extractive_answer
 from generation.prompt import (
     NOT_FOUND_ANSWER,
@@ -159,10 +159,7 @@ class Answerer:
     def ask(self, question: str, collection: str, k: int | None = None, *,
             principal: Principal | None = None) -> Answer:
         """Answer without streaming."""
-        for event in self.stream(question, collection, k, principal=principal):
-            if isinstance(event, DoneEvent):
-                return event.answer
-        raise RuntimeError("the answer stream ended without an answer")  # pragma: no cover
+        return final_answer(self.stream(question, collection, k, principal=principal)).answer
 
 
 def _with_spans(citations: list[Citation], sentences: list[Sentence], hits: list[Hit]

@@ -8,6 +8,7 @@ form of each (server-sent events and JSON replies).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -60,3 +61,11 @@ class DoneEvent:
 
 
 AnswerEvent = SourcesEvent | TokenEvent | DoneEvent
+
+
+def final_answer(events: Iterable[AnswerEvent]) -> DoneEvent:
+    """The checked answer that ends a stream of answer events (reading it runs the model)."""
+    for event in events:
+        if isinstance(event, DoneEvent):
+            return event
+    raise RuntimeError("the answer's events ended without a done event")

@@ -1,8 +1,12 @@
-"""The words of a question a keyword index searches for (shared by every keyword backend)."""
+"""What every keyword backend shares: the words of a question, the passage count (IDF's N)."""
 
 from __future__ import annotations
 
 import re
+import time
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 # Question words and fillers that carry no topic; BM25's IDF handles the rest.
@@ -25,3 +29,19 @@ def query_terms(question: str, max_terms: int = 32) -> list[str]:
             continue
         terms.append(word)
     return terms[:max_terms]
+
+
+class PassageCount:
+    """The number of passages in the index, re-counted at most once per ``ttl_s`` seconds."""
+
+    def __init__(self, ttl_s: float = 60.0) -> None:
+        self._ttl_s = ttl_s
+        self._counted: tuple[float, int] | None = None  # (when counted, passages)
+
+    def get(self, session: Session) -> int:
+        """The passage count, from the cache when it is fresh enough."""
+        now = time.monotonic()
+        if self._counted is None or now - self._counted[0] > self._ttl_s:
+            total = session.execute(text("SELECT count(*) FROM chunks")).scalar()
+            self._counted = (now, int(total or 0))
+        return self._counted[1]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from sqlalchemy import Engine
 
 from config.settings import Settings
 from db import migrate
@@ -25,22 +29,23 @@ class SchemaStatus:
         return self.current == self.head
 
 
-def schema_status(settings: Settings) -> SchemaStatus:
-    """The database's migration state."""
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.catalog_url)
     try:
-        return SchemaStatus(migrate.current(engine), migrate.head())
+        yield engine
     finally:
         engine.dispose()
+
+
+def schema_status(settings: Settings) -> SchemaStatus:
+    """The database's migration state."""
+    with _engine(settings) as engine:
+        return SchemaStatus(migrate.current(engine), migrate.head())
 
 
 def upgrade_database(settings: Settings) -> SchemaStatus:
     """Migrate the database to this release's schema; returns the state it was in before."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.catalog_url)
-    try:
-        before = migrate.upgrade(engine)
-        return SchemaStatus(before, migrate.head())
-    finally:
-        engine.dispose()
+    with _engine(settings) as engine:
+        return SchemaStatus(migrate.upgrade(engine), migrate.head())

@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from flask import Response, current_app, request, send_file, stream_with_context
 
-from generation.events import AnswerEvent, DoneEvent
+from generation.events import AnswerEvent, final_answer
 from retrieval.retriever import SearchFilter
 from services.container import Services
 from services.errors import Refused
@@ -239,7 +239,7 @@ def ask(body: AskBody):  # type: ignore[no-untyped-def]
     if body.stream or request.accept_mimetypes.best == "text/event-stream":
         return Response(stream_with_context(_sse(events)), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    done = next(e for e in events if isinstance(e, DoneEvent)).to_dict()
+    done = final_answer(events).to_dict()
     done.pop("event")
     return reply(AnswerOut(**done))
 

@@ -23,7 +23,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from generation.events import DoneEvent
+from generation.events import final_answer
 from services.actor import Actor
 from services.container import Services
 from services.errors import ServiceError
@@ -103,8 +103,7 @@ def build_mcp(services: Services, stdio_token: str | None = None, *,
                              "says so when the documents do not answer it.")
     async def ask(question: Text, collection: Collection) -> dict[str, Any]:
         def run(who: Actor) -> dict[str, Any]:
-            done = next(e for e in services.asking.ask(who, question, collection)
-                        if isinstance(e, DoneEvent))
+            done = final_answer(services.asking.ask(who, question, collection))
             answer = done.to_dict()
             return {"answer": answer["answer"], "abstained": answer["abstained"],
                     "citations": [{"n": c["n"], "document": c["document"], "page": c["page"],

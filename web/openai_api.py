@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Response, current_app, stream_with_context
 
-from generation.events import DoneEvent
+from generation.events import DoneEvent, final_answer
 from services.container import Services
 from services.errors import Invalid
 from web.auth.guards import actor
@@ -95,8 +95,7 @@ def _stream(events: Iterator[Any], model: str, created: int) -> Iterator[str]:
                                              "finish_reason": finish}], **extra}
         return f"data: {json.dumps(body)}\n\n"
 
-    done = next(e for e in events if isinstance(e, DoneEvent))
-    completion = _completion(done, model, created).model_dump(mode="json")
+    completion = _completion(final_answer(events), model, created).model_dump(mode="json")
     cid = completion["id"]
     yield chunk(cid, {"role": "assistant", "content": ""})
     for piece in _pieces(completion["choices"][0]["message"]["content"]):
@@ -120,5 +119,4 @@ def chat_completions(body: ChatCompletionRequest):  # type: ignore[no-untyped-de
         return Response(stream_with_context(_stream(events, body.model, created)),
                         mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    done = next(e for e in events if isinstance(e, DoneEvent))
-    return reply(_completion(done, body.model, created))
+    return reply(_completion(final_answer(events), body.model, created))

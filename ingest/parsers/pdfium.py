@@ -30,6 +30,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from ingest.parsers.guards import too_many_pages
 from ingest.parsers.pdf_hidden import hidden_objects, visible_mask
 from ingest.types import Block, IngestError, ParsedDocument
 
@@ -117,8 +118,7 @@ def parse_pdf(path: Path, max_pages: int | None = None) -> ParsedDocument:
     try:
         pages = len(document)
         if max_pages is not None and pages > max_pages:
-            raise IngestError(f"PDF has {pages} pages (limit {max_pages}, "
-                              "ingest.sandbox.max_pages)")
+            raise too_many_pages(pages, max_pages)
         lines: list[_Line] = []
         hidden = 0
         for i in range(pages):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -202,28 +203,26 @@ class UnstructuredParser:
         if size == 0:
             raise IngestError("the file is empty")
         check_magic(path, file_type, head, self.max_pages)
+        parsed = self._extract(path, file_type, label)
+        if not parsed.blocks:
+            hint = " (a scanned PDF needs OCR, which is not enabled)" if file_type == "pdf" else ""
+            raise IngestError(f"no text could be extracted from this {label} file{hint}")
+        pages = parsed.num_pages or 0
+        if file_type == "pdf" and self.max_pages is not None and pages > self.max_pages:
+            raise too_many_pages(pages, self.max_pages)
+        return parsed
+
+    def _extract(self, path: Path, file_type: str, label: str) -> ParsedDocument:
+        """The blocks of a file that passed the pre-checks (unstructured's partitioners)."""
         source = str(path)
         if file_type in _TEXT_TYPES and file_type != "eml":
             source = self._read_text(path, file_type)
         partition = _partitioner(file_type)
-        try:
+        with parser_errors(label):
             elements = partition(source)
-        except IngestError:
-            raise
-        except MemoryError as exc:
-            raise IngestError(f"the {label} file is too large to parse in memory") from exc
-        except Exception as exc:  # noqa: BLE001 - parsers raise anything; we report it
-            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-            raise IngestError(f"could not parse this {label} file: {reason}") from exc
         blocks = elements_to_blocks(elements)
-        if not blocks:
-            hint = " (a scanned PDF needs OCR, which is not enabled)" if file_type == "pdf" else ""
-            raise IngestError(f"no text could be extracted from this {label} file{hint}")
         pages = [b.page for b in blocks if b.page is not None]
-        num_pages = max(pages) if pages else None
-        if file_type == "pdf" and self.max_pages is not None and (num_pages or 0) > self.max_pages:
-            raise too_many_pages(num_pages or 0, self.max_pages)
-        return ParsedDocument(blocks=blocks, num_pages=num_pages)
+        return ParsedDocument(blocks=blocks, num_pages=max(pages) if pages else None)
 
     def _read_text(self, path: Path, file_type: str) -> str:
         try:
@@ -239,6 +238,20 @@ class UnstructuredParser:
         return text
 
 
+@contextmanager
+def parser_errors(label: str) -> Iterator[None]:
+    """Turn whatever a parser raises into an :class:`IngestError` a person can read."""
+    try:
+        yield
+    except IngestError:
+        raise
+    except MemoryError as exc:
+        raise IngestError(f"the {label} file is too large to parse in memory") from exc
+    except Exception as exc:  # noqa: BLE001 - parsers raise anything; we report it
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise IngestError(f"could not parse this {label} file: {reason}") from exc
+
+
 def output_limit_reason(limit_bytes: float) -> str:
     """The reason given when a file's extracted text is over ``ingest.sandbox.max_output_mb``."""
     return f"extracted text exceeds {limit_bytes / 2**20:g} MiB (ingest.sandbox.max_output_mb)"
@@ -251,29 +264,9 @@ class FastPdfParser(UnstructuredParser):
     chooses it (``pdfium``, the default).
     """
 
-    def parse(self, path: Path, file_type: str) -> ParsedDocument:
-        """Parse ``path``; PDFs by their text layer and font sizes."""
+    def _extract(self, path: Path, file_type: str, label: str) -> ParsedDocument:
+        """PDFs by their text layer and font sizes; the rest as :class:`UnstructuredParser`."""
         if file_type != "pdf":
-            return super().parse(path, file_type)
-        try:
-            size = path.stat().st_size
-            with open(path, "rb") as fh:
-                head = fh.read(4096)
-        except OSError as exc:
-            raise IngestError(f"cannot read the file: {exc.strerror or exc}") from exc
-        if size == 0:
-            raise IngestError("the file is empty")
-        check_magic(path, file_type, head, self.max_pages)
-        try:
-            parsed = parse_pdf(path, self.max_pages)
-        except IngestError:
-            raise
-        except MemoryError as exc:
-            raise IngestError("the PDF file is too large to parse in memory") from exc
-        except Exception as exc:  # noqa: BLE001 - report any parser failure readably
-            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-            raise IngestError(f"could not parse this PDF file: {reason}") from exc
-        if not parsed.blocks:
-            raise IngestError("no text could be extracted from this PDF file (a scanned PDF "
-                              "needs OCR, which is not enabled)")
-        return parsed
+            return super()._extract(path, file_type, label)
+        with parser_errors(label):
+            return parse_pdf(path, self.max_pages)

@@ -28,7 +28,11 @@ import numpy as np
 from filelock import FileLock
 
 from config.settings import EmbeddingSettings
-from retrieval.backends.sentence_transformers import bundled_embedding_model_path, load_tokenizer
+from retrieval.backends.sentence_transformers import (
+    PrefixedEmbedder,
+    bundled_embedding_model_path,
+    load_tokenizer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +154,7 @@ def export_onnx(model_path: Path, out: Path, quantize: bool) -> None:
         os.replace(final, out)
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(PrefixedEmbedder):
     """Embedder with the :class:`~retrieval.types.Embedder` contract on ONNX Runtime (CPU).
 
     Construction is cheap; the export (first time only) and the session load on first use.
@@ -224,33 +228,6 @@ class OnnxEmbedder:
     def max_tokens(self) -> int:
         """The model's input window, special tokens included."""
         return self._info.max_seq_length
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` with the document prefix and special tokens, untruncated."""
-        ids = self.tokenizer(self._settings.document_prefix + text, add_special_tokens=True,
-                             truncation=False, verbose=False)["input_ids"]
-        return len(ids)
-
-    def count_tokens_many(self, texts: list[str]) -> list[int]:
-        """:meth:`count_tokens` of each text, in one batched tokenizer call."""
-        if not texts:
-            return []
-        prefix = self._settings.document_prefix
-        ids = self.tokenizer([prefix + t for t in texts], add_special_tokens=True,
-                             truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query -> unit vector (float32)."""
-        return self._encode([self._settings.query_prefix + text])[0]
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Several queries -> unit vectors (float32), batched."""
-        return self._encode([self._settings.query_prefix + t for t in texts])
-
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
-        """Passages -> unit vectors (float32), batched by length (little padding)."""
-        return self._encode([self._settings.document_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -9,15 +9,12 @@ transaction, and nothing is rebuilt per query. Ranking is ``ts_rank_cd`` (cover 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from retrieval.keyword_terms import query_terms
-
-_TOTAL_TTL_S = 60.0  # the passage count is re-counted at most once a minute
+from retrieval.keyword_terms import PassageCount, query_terms
 
 
 def tsquery(question: str, max_terms: int = 32) -> str:
@@ -29,7 +26,7 @@ class PostgresKeywordIndex:
     """Full-text search restricted to one collection's ready documents (PostgreSQL)."""
 
     def __init__(self) -> None:
-        self._total: tuple[float, int] | None = None
+        self._total = PassageCount()
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -49,11 +46,7 @@ class PostgresKeywordIndex:
             ).scalar()
             if n:
                 counts[stem] = int(n)
-        now = time.monotonic()
-        if self._total is None or now - self._total[0] > _TOTAL_TTL_S:
-            total = session.execute(text("SELECT count(*) FROM chunks")).scalar()
-            self._total = (now, int(total or 0))
-        return counts, self._total[1]
+        return counts, self._total.get(session)
 
     def search(
         self, session: Session, collection_id: int, question: str, k: int,

@@ -56,7 +56,48 @@ def load_tokenizer(path: str) -> Any:
     return AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
-class SentenceTransformersEmbedder:
+class PrefixedEmbedder:
+    """Token counting and query/document prefixes, shared by the embedders of this package.
+
+    A subclass provides ``_settings`` (:class:`EmbeddingSettings`), ``tokenizer`` (a Hugging
+    Face tokenizer) and ``_encode(texts)`` (texts -> unit vectors).
+    """
+
+    _settings: EmbeddingSettings
+    tokenizer: Any
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` with the document prefix and special tokens, untruncated."""
+        ids = self.tokenizer(self._settings.document_prefix + text, add_special_tokens=True,
+                             truncation=False, verbose=False)["input_ids"]
+        return len(ids)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        """:meth:`count_tokens` of each text, in one batched tokenizer call."""
+        if not texts:
+            return []
+        prefix = self._settings.document_prefix
+        ids = self.tokenizer([prefix + t for t in texts], add_special_tokens=True,
+                             truncation=False, verbose=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query -> unit vector (float32)."""
+        return self._encode([self._settings.query_prefix + text])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several queries -> unit vectors (float32), batched."""
+        return self._encode([self._settings.query_prefix + t for t in texts])
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Passages -> unit vectors (float32), batched."""
+        return self._encode([self._settings.document_prefix + t for t in texts])
+
+
+class SentenceTransformersEmbedder(PrefixedEmbedder):
     """Embedder backed by a local sentence-transformers model. Construction is cheap."""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
@@ -97,35 +138,6 @@ class SentenceTransformersEmbedder:
     def max_tokens(self) -> int:
         """The model's input window (``max_seq_length``), special tokens included."""
         return int(self.model.max_seq_length)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` with the document prefix and special tokens, untruncated."""
-        ids = self.tokenizer(
-            self._settings.document_prefix + text, add_special_tokens=True, truncation=False,
-            verbose=False,
-        )["input_ids"]
-        return len(ids)
-
-    def count_tokens_many(self, texts: list[str]) -> list[int]:
-        """:meth:`count_tokens` of each text, in one batched tokenizer call."""
-        if not texts:
-            return []
-        prefix = self._settings.document_prefix
-        ids = self.tokenizer([prefix + t for t in texts], add_special_tokens=True,
-                             truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query -> unit vector (float32)."""
-        return self._encode([self._settings.query_prefix + text])[0]
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Several queries -> unit vectors (float32), batched."""
-        return self._encode([self._settings.query_prefix + t for t in texts])
-
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
-        """Passages -> unit vectors (float32), batched."""
-        return self._encode([self._settings.document_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -10,15 +10,12 @@ folding).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Collection
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from retrieval.keyword_terms import query_terms
-
-_TOTAL_TTL_S = 60.0  # the passage count (IDF's N) is re-counted at most once a minute
+from retrieval.keyword_terms import PassageCount, query_terms
 
 
 def fts_query(question: str, max_terms: int = 32) -> str:
@@ -30,7 +27,7 @@ class SqliteKeywordIndex:
     """BM25 search restricted to one collection's ready documents."""
 
     def __init__(self) -> None:
-        self._total: tuple[float, int] | None = None  # (when counted, chunks in the index)
+        self._total = PassageCount()
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -45,11 +42,7 @@ class SqliteKeywordIndex:
                  "WHERE term IN (SELECT value FROM json_each(:terms))"),
             {"terms": json.dumps(stems)},
         ).all()
-        now = time.monotonic()
-        if self._total is None or now - self._total[0] > _TOTAL_TTL_S:
-            self._total = (now, int(session.execute(text("SELECT count(*) FROM chunks")).scalar()
-                                    or 0))
-        return {str(term): int(doc) for term, doc in rows}, self._total[1]
+        return {str(term): int(doc) for term, doc in rows}, self._total.get(session)
 
     def search(
         self, session: Session, collection_id: int, question: str, k: int,
