@@ -9,6 +9,7 @@ Each section forbids unknown keys, so a misspelt setting is an error, not a sile
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -143,6 +144,53 @@ class AbstentionSettings(_Section):
                              "p(unanswerable).")
 
 
+class VectorIndexSettings(_Section):
+    """How each collection's vector index is structured and searched (FAISS)."""
+
+    factory: str = Field(
+        "auto",
+        description="FAISS index structure, applied by `python -m ingest --rebuild-index`: auto "
+        "(Flat up to flat_max_chunks, large_factory above), Flat (exact), or an IVF factory "
+        "string such as IVF4096,SQ8 or IVF4096,Flat (inverted lists: approximate, sub-linear; "
+        "they keep add and remove, so ingest goes on as usual). New collections start Flat.",
+    )
+    flat_max_chunks: int = Field(
+        200_000, ge=1,
+        description="auto: collections with more chunks than this get large_factory.",
+    )
+    large_factory: str = Field(
+        "IVF{nlist},SQ8",
+        description="auto: the structure above flat_max_chunks; {nlist} becomes a power of two "
+        "near 4 x sqrt(chunks) (4096 at a million). SQ8 stores 8 bits per dimension "
+        "(384 bytes per MiniLM vector instead of 1536).",
+    )
+
+    @model_validator(mode="after")
+    def _structures_that_keep_add_and_remove(self) -> VectorIndexSettings:
+        # HNSW and friends cannot remove vectors: replacing a document would fail mid-ingest.
+        for name, value in (("factory", self.factory), ("large_factory", self.large_factory)):
+            if value not in ("auto", "Flat") and not value.startswith("IVF"):
+                raise ValueError(f"retrieval.index.{name} must be auto, Flat or an IVF factory "
+                                 f"string (IVF4096,SQ8 ...), not {value!r}")
+        if self.large_factory == "auto":
+            raise ValueError("retrieval.index.large_factory cannot be auto")
+        return self
+
+    def structure_for(self, chunks: int) -> str:
+        """The FAISS factory string these settings name for a collection of ``chunks``."""
+        if self.factory != "auto":
+            return self.factory
+        if chunks <= self.flat_max_chunks:
+            return "Flat"
+        nlist = 1 << max(4, round(math.log2(4 * math.sqrt(chunks))))
+        return self.large_factory.replace("{nlist}", str(nlist))
+    nprobe: int = Field(
+        64, ge=1, le=65536,
+        description="Inverted lists searched per query (IVF): higher finds more of the exact "
+        "top-k and costs more; chosen on bench/scale.py's recall target (Recall@10 >= 0.95).",
+    )
+
+
 class RetrievalSettings(_Section):
     """Dense + keyword retrieval, fusion, reranking and the relevance floor."""
 
@@ -158,6 +206,12 @@ class RetrievalSettings(_Section):
         "auto",
         description="Keyword index (retrieval/backends/): auto is sqlite-fts on a SQLite catalog, "
         "postgres-fts on PostgreSQL, none elsewhere (search is then dense-only, with a warning).",
+    )
+    keyword_max_postings: int = Field(
+        50_000, ge=100,
+        description="sqlite-fts: when a question's words occur in more passages than this "
+        "together, the most common words are left out of the keyword match (lowest IDF) "
+        "until the rest fit; bounds keyword latency on large collections (bench/scale.py).",
     )
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted",
@@ -218,6 +272,7 @@ class RetrievalSettings(_Section):
         "above it retrieval.abstention decides. Passages below it are never sources.",
     )
     abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
+    index: VectorIndexSettings = Field(default_factory=VectorIndexSettings)
 
 
 class GenerationSettings(_Section):

@@ -30,6 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repair", action="store_true", help="with --check: repair problems")
     parser.add_argument(
+        "--rebuild-index", action="store_true",
+        help="rebuild the vector index of --collection (default: every collection) in the "
+        "structure retrieval.index names (Flat below flat_max_chunks, IVF above); atomic",
+    )
+    parser.add_argument(
+        "--factory", default=None, metavar="FACTORY",
+        help="with --rebuild-index: this structure instead of the settings' (Flat, "
+        "IVF4096,SQ8, IVF1024,Flat, ...)",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="finish jobs interrupted by a crash or restart"
     )
     parser.add_argument("--profile", default=None, help="settings profile (ENCLAVE_PROFILE)")
@@ -42,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = cli_settings(args.profile)
     if settings is None:
         return 2
-    if not (args.check or args.resume) and (not args.paths or not args.collection):
-        print("error: give PATH... and --collection NAME (or --check / --resume)",
+    if not (args.check or args.resume or args.rebuild_index) and (
+            not args.paths or not args.collection):
+        print("error: give PATH... and --collection NAME (or --check / --resume / "
+              "--rebuild-index)",
               file=sys.stderr)
         return 2
 
@@ -65,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print("\n".join(problems) if problems else "catalog and index are consistent")
             return 1 if problems and not args.repair else 0
+
+        if args.rebuild_index:
+            return _rebuild(ingestor, args)
 
         # Startup recovery, as the web app does: interrupted jobs go back to the queue and
         # the index is re-aligned with the catalog (a crash may have hit between the two).
@@ -108,6 +123,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if _run_job(jobs, job_id, args, ingestor.stats) else 0
     finally:
         stack.close()
+
+
+def _rebuild(ingestor: object, args: argparse.Namespace) -> int:
+    """``--rebuild-index``: consistency first (repairing), then one rebuild per collection."""
+    from ingest.pipeline import Ingestor
+
+    assert isinstance(ingestor, Ingestor)
+    ingestor.check(repair=True)
+    try:
+        lines = ingestor.rebuild_index(args.collection, args.factory,
+                                       progress=lambda msg: print(msg, file=sys.stderr))
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"rebuilt": lines}))
+    else:
+        print("\n".join(lines) if lines else "no collections")
+    return 0
 
 
 def _run_job(jobs: object, job_id: int, args: argparse.Namespace, stats: object) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from db.models import Collection
-from ingest.recovery import check_index
+from ingest.recovery import check_index, rebuild_indexes
 from ingest.results import BatchItem, FileResult, IngestStats, PreparedFile
 from ingest.types import Chunker, IngestError, Parser, file_type_for
 from ingest.writer import DocumentWriter
@@ -301,3 +301,9 @@ class Ingestor:
         """
         return check_index(self._sessions, self._index, self._embedder, self._writer.lock(),
                            repair)
+
+    def rebuild_index(self, collection: str | None = None, factory: str | None = None,
+                      progress: Callable[[str], None] | None = None) -> list[str]:
+        """Rebuild vector indexes in the structure ``retrieval.index`` names (or ``factory``)."""
+        return rebuild_indexes(self._sessions, self._index, self._writer.lock(),
+                               self._settings.retrieval.index, collection, factory, progress)

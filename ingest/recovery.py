@@ -8,12 +8,14 @@ and catalog chunks without a vector are embedded again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.sections import VectorIndexSettings
 from db.models import Chunk, Collection, Document
 from ingest.chunker import HEADING_SEPARATOR, embed_text_for
 from retrieval.types import Embedder, VectorIndex
@@ -32,6 +34,9 @@ def check_index(
     """
     problems: list[str] = []
     with writer_lock, session_factory() as session:
+        remove_temp_files = getattr(index, "remove_temp_files", None)
+        if repair and remove_temp_files is not None:  # a save or rebuild killed mid-write
+            remove_temp_files()
         for coll in session.scalars(select(Collection)):
             index.reload(coll.id)
             catalog_ids = set(
@@ -67,3 +72,37 @@ def check_index(
                     )
                 index.save(coll.id)
     return problems
+
+
+def rebuild_indexes(
+    session_factory: sessionmaker[Session],
+    index: VectorIndex,
+    writer_lock: AbstractContextManager[object],
+    settings: VectorIndexSettings,
+    collection: str | None = None,
+    factory: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Rebuild collections' vector indexes in the structure ``settings`` name; one line each.
+
+    Runs under ``writer_lock`` (ingest waits, searches go on with the old index until the new
+    file replaces it atomically). ``factory`` overrides the settings (``Flat``, ``IVF...``).
+    """
+    say = progress or (lambda _msg: None)
+    done: list[str] = []
+    with writer_lock, session_factory() as session:
+        query = select(Collection).order_by(Collection.name)
+        if collection is not None:
+            query = query.where(Collection.name == collection)
+        collections = list(session.scalars(query))
+        if collection is not None and not collections:
+            raise LookupError(f"no collection named {collection!r}")
+        for coll in collections:
+            index.reload(coll.id)
+            count = index.count(coll.id)
+            target = factory or settings.structure_for(count)
+            before = index.structure(coll.id)
+            after = index.rebuild(coll.id, target,
+                                  progress=lambda msg, name=coll.name: say(f"{name}: {msg}"))
+            done.append(f"{coll.name}: {count} vectors, {before} -> {after}")
+    return done

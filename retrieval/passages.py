@@ -3,8 +3,8 @@
 Retrieval matches small chunks; what it returns are passages. :func:`hydrate` loads the
 committed chunks and their documents, :func:`make_hit` turns one into a :class:`Hit`, and
 :func:`grow_passages` grows each hit with the adjacent chunks of its document section (one
-batched neighbour query for all candidates), merges hits whose passages overlap, and attaches
-neighbour context.
+batched neighbour query for just the candidates needed), merges hits whose passages overlap,
+and attaches neighbour context.
 """
 
 from __future__ import annotations
@@ -60,44 +60,58 @@ def grow_passages(
     alternates before/after. A hit whose
     passage overlaps a better hit's is dropped (merged into it). ``neighbours`` chunks on each
     side of the passage become ``context_before``/``context_after``. All neighbours of all
-    candidates come from one query.
+    candidates needed come from one query per round (usually one round).
     """
     reach = (_GROW_CHUNKS if max_chars else 0) + neighbours
     candidates = hits[: max(3 * k, k + 10)]
+    rows: dict[int, dict[int, Any]] = {}
+    taken: dict[int, list[tuple[int, int]]] = {}
+    out: list[Hit] = []
+    pos = 0
+    while pos < len(candidates) and len(out) < k:
+        # Neighbours of just enough candidates to fill k passages (plus two for merges),
+        # one query per round; most searches need one round.
+        batch = candidates[pos: pos + k - len(out) + 2]
+        pos += len(batch)
+        _fetch_around(session, batch, ordinals, reach, rows)
+        for hit in batch:
+            chunks, ordinal = rows.get(hit.document_id, {}), ordinals[hit.chunk_id]
+            me = chunks.get(ordinal)
+            if me is None:  # changed since the search (a replace committed): keep it as is
+                out.append(hit)
+            else:
+                lo, hi = _grow(chunks, me, ordinal, max_chars)
+                if any(lo <= b and hi >= a for a, b in taken.get(hit.document_id, [])):
+                    continue  # this stretch is already a better hit's passage
+                taken.setdefault(hit.document_id, []).append((lo, hi))
+                text, match_start = _join(chunks, lo, hi, ordinal)
+                out.append(replace(
+                    hit, text=text, char_start=chunks[lo].char_start,
+                    char_end=chunks[hi].char_end, match_start=match_start,
+                    match_end=match_start + len(me.text),
+                    context_before=_SEPARATOR.join(chunks[o].text
+                                                   for o in range(lo - neighbours, lo)
+                                                   if o in chunks),
+                    context_after=_SEPARATOR.join(chunks[o].text
+                                                  for o in range(hi + 1, hi + 1 + neighbours)
+                                                  if o in chunks),
+                ))
+            if len(out) == k:
+                break
+    return out
+
+
+def _fetch_around(session: Session, hits: list[Hit], ordinals: dict[int, int], reach: int,
+                  rows: dict[int, dict[int, Any]]) -> None:
+    """Add the chunks within ``reach`` of each hit's matched chunk to ``rows`` (one query)."""
     near = or_(*(and_(Chunk.document_id == h.document_id,
                       Chunk.ordinal.between(ordinals[h.chunk_id] - reach,
                                             ordinals[h.chunk_id] + reach))
-                 for h in candidates))
-    rows: dict[int, dict[int, Any]] = {}
+                 for h in hits))
     for row in session.execute(select(Chunk.document_id, Chunk.ordinal, Chunk.char_start,
                                       Chunk.char_end, Chunk.text, Chunk.heading_path, Chunk.page)
                                .where(near)):
         rows.setdefault(row.document_id, {})[row.ordinal] = row
-    taken: dict[int, list[tuple[int, int]]] = {}
-    out: list[Hit] = []
-    for hit in candidates:
-        chunks, ordinal = rows.get(hit.document_id, {}), ordinals[hit.chunk_id]
-        me = chunks.get(ordinal)
-        if me is None:  # changed since the search (a replace committed): keep the hit as is
-            out.append(hit)
-        else:
-            lo, hi = _grow(chunks, me, ordinal, max_chars)
-            if any(lo <= b and hi >= a for a, b in taken.get(hit.document_id, [])):
-                continue  # this stretch is already a better hit's passage
-            taken.setdefault(hit.document_id, []).append((lo, hi))
-            text, match_start = _join(chunks, lo, hi, ordinal)
-            out.append(replace(
-                hit, text=text, char_start=chunks[lo].char_start, char_end=chunks[hi].char_end,
-                match_start=match_start, match_end=match_start + len(me.text),
-                context_before=_SEPARATOR.join(chunks[o].text for o in range(lo - neighbours, lo)
-                                               if o in chunks),
-                context_after=_SEPARATOR.join(chunks[o].text for o in range(hi + 1,
-                                                                            hi + 1 + neighbours)
-                                              if o in chunks),
-            ))
-        if len(out) == k:
-            break
-    return out
 
 
 def _touch(a: Any, b: Any) -> bool:

@@ -9,8 +9,9 @@ its catalog transaction commits. Every hit carries its cosine similarity to the 
 (``score``) whatever ranked it, so one relevance floor works for every mode.
 
 Access control: given a :class:`~retrieval.acl.Principal`, the documents it may read are
-resolved before anything is searched and applied inside FAISS (ID selector over their chunk
-ids), inside the keyword SQL (``d.id IN ...``) and again when hits are hydrated. No readable
+resolved before anything is searched (cached per catalog access version:
+:mod:`retrieval.scope`) and applied inside FAISS (bitmap ID selector over their chunk ids),
+inside the keyword SQL (``d.id IN ...``) and again when hits are hydrated. No readable
 document means no hits, never "all hits". Without a principal (trusted internal callers such
 as the CLI) nothing is access-filtered.
 """
@@ -29,12 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import RetrievalSettings
 from db.engine import read_snapshot
 from db.models import Chunk, Collection, Document
-from retrieval.acl import Principal, allowed_document_ids
+from retrieval.acl import Principal
 from retrieval.catalog import get_collection
 from retrieval.evidence import Evidence, judge
 from retrieval.fusion import min_max, mmr_order, reciprocal_rank_fusion
 from retrieval.passages import grow_passages, hydrate, make_hit
-from retrieval.types import Embedder, Hit, KeywordIndex, Reranker, VectorIndex
+from retrieval.scope import AccessCache, Scope
+from retrieval.types import ChunkSet, Embedder, Hit, KeywordIndex, Reranker, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class Retriever:
             log.warning("retrieval.mode is %r but this database has no keyword index: "
                         "searching with the dense leg only", self.settings.mode)
         self._reranker = reranker
+        self._access = AccessCache()
 
     @property
     def default_k(self) -> int:
@@ -116,19 +119,17 @@ class Retriever:
                 raise UnknownCollectionError(f"no collection named {collection!r}")
             if not queries:
                 return []
-            allowed = None
-            scope: _Scope | None = None
+            allowed: ChunkSet | np.ndarray | None = None
+            scope: Scope | None = None
             if principal is not None:
                 # Access first, before anything is searched; an empty result fails closed.
-                docs = allowed_document_ids(session, coll.id, principal)
-                if docs and filters is not None and not filters.is_empty():
-                    docs &= self._filtered_document_ids(session, coll.id, filters)
-                if not docs:
+                narrow = (self._filtered_document_ids(session, coll.id, filters)
+                          if filters is not None and not filters.is_empty() else None)
+                scope = self._access.scope(session, coll, principal,
+                                           self._index.count(coll.id), narrow)
+                if scope is None:
                     return [[] for _ in queries]
-                allowed = self._chunk_ids_of_documents(session, docs)
-                if len(allowed) == 0:
-                    return [[] for _ in queries]
-                scope = _Scope(coll.id, frozenset(docs), frozenset(allowed.tolist()))
+                allowed = scope.chunks
             elif filters is not None and not filters.is_empty():
                 allowed = self._allowed_chunk_ids(session, coll.id, filters)
             # Query vectors are needed in every mode: each hit reports its cosine similarity.
@@ -141,7 +142,7 @@ class Retriever:
     # -- one query -----------------------------------------------------------------------
     def _search_one(
         self, session: Session, coll: Collection, query: str, vector: np.ndarray, k: int,
-        allowed: np.ndarray | None, scope: _Scope | None = None,
+        allowed: ChunkSet | np.ndarray | None, scope: Scope | None = None,
     ) -> list[Hit]:
         s = self.settings
         mode = s.mode if self._keyword is not None else "dense"
@@ -158,14 +159,15 @@ class Retriever:
             pass
         elif mode in ("keyword", "hybrid") and scope is not None:
             # Restricted inside the SQL, then checked chunk by chunk (defence in depth).
-            keyword = self._keyword.search(session, coll.id, query, n,
-                                           allowed_document_ids=scope.documents)
+            keyword = self._keyword.search(
+                session, coll.id, query, n,
+                allowed_document_ids=None if scope.everything else scope.documents)
             keyword = [(c, sc) for c, sc in keyword if c in scope.chunks]
         elif mode in ("keyword", "hybrid"):
             keyword = self._keyword.search(session, coll.id, query, n * 2 if allowed is not None
                                            else n)
             if allowed is not None:
-                allowed_set = set(allowed.tolist())
+                allowed_set = set(np.asarray(allowed).tolist())
                 keyword = [(c, sc) for c, sc in keyword if c in allowed_set][:n]
 
         # Hydrate every candidate of both legs once (fusion returns their union anyway).
@@ -236,18 +238,6 @@ class Retriever:
         )
         return set(session.scalars(_apply_filter(stmt, f)))
 
-    @staticmethod
-    def _chunk_ids_of_documents(session: Session, document_ids: set[int]) -> np.ndarray:
-        ordered = sorted(document_ids)
-        out: list[int] = []
-        for start in range(0, len(ordered), _IN_BATCH):  # stay under bound-parameter limits
-            batch = ordered[start:start + _IN_BATCH]
-            out.extend(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(batch))))
-        return np.array(out, dtype=np.int64)
-
-
-_IN_BATCH = 5000
-
 
 def _apply_filter(stmt: Select[tuple[int]], f: SearchFilter) -> Select[tuple[int]]:
     """``stmt`` (joined with ``Document``) narrowed by the filter's document fields."""
@@ -262,19 +252,6 @@ def _apply_filter(stmt: Select[tuple[int]], f: SearchFilter) -> Select[tuple[int
     if f.updated_before is not None:
         stmt = stmt.where(Document.updated_at < f.updated_before)
     return stmt
-
-
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    """What a principal may read in one collection, resolved once per search call."""
-
-    collection_id: int
-    documents: frozenset[int]
-    chunks: frozenset[int]
-
-    def permits(self, chunk_id: int, doc: Document) -> bool:
-        return (chunk_id in self.chunks and doc.id in self.documents
-                and doc.collection_id == self.collection_id)
 
 
 def _length_prior(tokens: int, s: RetrievalSettings) -> float:

@@ -59,7 +59,8 @@ def build_vector_index(settings: Settings, embedder: SentenceTransformersEmbedde
     """The vector store named by ``retrieval.vector_backend`` (``faiss``: files in index_dir)."""
     backend = settings.retrieval.vector_backend
     if backend == "faiss":
-        return FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension)
+        return FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension,
+                               nprobe=settings.retrieval.index.nprobe)
     raise ValueError(f"unknown retrieval.vector_backend {backend!r}")
 
 
@@ -77,7 +78,7 @@ def build_keyword_index(settings: Settings, engine: Engine) -> KeywordIndex | No
     if backend == "sqlite-fts":
         if dialect != "sqlite":
             raise ValueError("retrieval.keyword_backend sqlite-fts needs a SQLite catalog")
-        return SqliteKeywordIndex()
+        return SqliteKeywordIndex(settings.retrieval.keyword_max_postings)
     if backend == "postgres-fts":
         if dialect != "postgresql":
             raise ValueError("retrieval.keyword_backend postgres-fts needs a PostgreSQL catalog")

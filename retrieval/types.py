@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Collection as AbstractCollection
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -38,6 +39,53 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+
+class ChunkSet:
+    """An immutable set of chunk ids held as a packed bitmap (bit ``i`` set: chunk ``i`` is in).
+
+    What a principal may read, as the vector index's filter (FAISS ``IDSelectorBitmap``) and
+    as the membership test the retriever applies to every hit: 125 KB per million ids, one
+    bit test per lookup, however many ids are in the set.
+    """
+
+    __slots__ = ("_bits", "_size")
+
+    def __init__(self, bits: np.ndarray, size: int) -> None:
+        """``bits``: uint8 bitmap in little bit order; ``size``: the number of bits set."""
+        bits = np.ascontiguousarray(bits, dtype=np.uint8)
+        bits.setflags(write=False)
+        self._bits = bits
+        self._size = int(size)
+
+    @classmethod
+    def of(cls, ids: np.ndarray | AbstractCollection[int]) -> ChunkSet:
+        """The set of ``ids`` (non-negative integers)."""
+        arr = np.unique(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,
+                                   dtype=np.int64))
+        if len(arr) and arr[0] < 0:
+            raise ValueError("chunk ids are non-negative")
+        mask = np.zeros(int(arr[-1]) + 1 if len(arr) else 0, dtype=bool)
+        mask[arr] = True
+        return cls(np.packbits(mask, bitorder="little"), len(arr))
+
+    @property
+    def bitmap(self) -> np.ndarray:
+        """The read-only bitmap (uint8, little bit order, ``len(bitmap) * 8`` ids covered)."""
+        return self._bits
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, chunk_id: object) -> bool:
+        if not isinstance(chunk_id, int | np.integer):
+            return False
+        i = int(chunk_id)
+        return 0 <= i >> 3 < len(self._bits) and bool(self._bits[i >> 3] >> (i & 7) & 1)
+
+    def ids(self) -> np.ndarray:
+        """The ids, ascending."""
+        return np.flatnonzero(np.unpackbits(self._bits, bitorder="little")).astype(np.int64)
 
 
 class Embedder(Protocol):
@@ -101,7 +149,7 @@ class VectorIndex(Protocol):
         ...
 
     def search_filtered(
-        self, collection_id: int, query: np.ndarray, k: int, allowed: np.ndarray
+        self, collection_id: int, query: np.ndarray, k: int, allowed: ChunkSet | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k among the ``allowed`` chunk ids only (filtered inside the index)."""
         ...
@@ -116,6 +164,15 @@ class VectorIndex(Protocol):
 
     def count(self, collection_id: int) -> int:
         """Number of vectors stored for a collection."""
+        ...
+
+    def structure(self, collection_id: int) -> str:
+        """The index structure of a collection (``Flat``, ``IVF4096,SQ8``, ...)."""
+        ...
+
+    def rebuild(self, collection_id: int, factory: str, *, train_size: int = 100_000,
+                progress: Callable[[str], None] | None = None) -> str:
+        """Rebuild a collection's index as ``factory`` from its vectors; saved atomically."""
         ...
 
     def save(self, collection_id: int) -> None:

@@ -23,6 +23,9 @@ class Collection(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Grows with every change to who may read which of its chunks (database triggers,
+    # migration 0004); retrieval's access cache is keyed on it.
+    access_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     documents: Mapped[list[Document]] = relationship(
         back_populates="collection", cascade="all, delete-orphan", passive_deletes=True

@@ -1,4 +1,10 @@
-"""FAISS vector indexes, one ``IndexIDMap2`` per collection, keyed by catalog chunk id.
+"""FAISS vector indexes, one per collection, keyed by catalog chunk id.
+
+A collection starts as an exact ``IndexIDMap2(IndexFlatIP)``. :meth:`FaissIndexStore.rebuild`
+turns it into the structure the settings name (``retrieval.index``): inverted lists (IVF,
+with an id hash table so vectors can still be reconstructed and removed) for large
+collections, searched with ``nprobe`` lists per query. Access filters run inside FAISS as a
+bitmap ID selector.
 
 Files are written atomically: serialize, write to a temp file, fsync, ``os.replace``, fsync
 the folder. A single process-wide lock serialises writers and readers of an index (FAISS
@@ -16,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from retrieval.types import ChunkSet
 
 
 def _faiss() -> Any:
@@ -45,10 +53,12 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 class FaissIndexStore:
     """Per-collection FAISS indexes (inner product over unit vectors = cosine similarity)."""
 
-    def __init__(self, index_dir: Path, dimension: int | Callable[[], int]) -> None:
+    def __init__(self, index_dir: Path, dimension: int | Callable[[], int], nprobe: int = 64
+                 ) -> None:
         """``dimension`` may be a callable, read on first use (the model loads lazily)."""
         self.index_dir = Path(index_dir)
         self._dimension = dimension
+        self.nprobe = nprobe
         self._indexes: dict[int, Any] = {}
         self._signatures: dict[int, tuple[int, int] | None] = {}
         self._lock = threading.RLock()
@@ -118,31 +128,42 @@ class FaissIndexStore:
             if index.ntotal == 0:
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
             scores, ids = index.search(
-                np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal)
+                np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
+                min(k, index.ntotal), params=self._params(index),
             )
-        return scores[0], ids[0]
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def _params(self, index: Any, selector: Any = None) -> Any:
+        """Search parameters: the ID selector, and ``nprobe`` for inverted-list indexes."""
+        faiss = _faiss()
+        if isinstance(index, faiss.IndexIVF):
+            return faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+        return faiss.SearchParameters(sel=selector) if selector is not None else None
 
     def search_filtered(
-        self, collection_id: int, query: np.ndarray, k: int, allowed: np.ndarray
+        self, collection_id: int, query: np.ndarray, k: int, allowed: ChunkSet | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k among ``allowed`` chunk ids only.
 
-        The filter runs inside FAISS, so a small allowed set among many vectors is still found.
+        The filter runs inside FAISS (a bitmap test per scanned vector), so a small allowed
+        set among many vectors is still found.
         """
         faiss = _faiss()
+        if not isinstance(allowed, ChunkSet):
+            allowed = ChunkSet.of(allowed)
         if len(allowed) == 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        bitmap = allowed.bitmap
         with self._lock:
             index = self._get(collection_id)
             if index.ntotal == 0:
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-            allowed = np.ascontiguousarray(allowed, dtype=np.int64)
-            selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
-            params = faiss.SearchParameters(sel=selector)
+            selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
             scores, ids = index.search(
                 np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
                 min(k, len(allowed), index.ntotal),
-                params=params,
+                params=self._params(index, selector),
             )
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
@@ -160,9 +181,57 @@ class FaissIndexStore:
     def ids(self, collection_id: int) -> np.ndarray:
         """All chunk ids stored in a collection's index."""
         with self._lock:
-            index = self._get(collection_id)
-            faiss = _faiss()
-            return faiss.vector_to_array(index.id_map).astype(np.int64)
+            return _stored_ids(self._get(collection_id))
+
+    def structure(self, collection_id: int) -> str:
+        """What a collection's index is: ``Flat`` or ``IVF<lists>,<encoding>``."""
+        with self._lock:
+            return _describe(self._get(collection_id))
+
+    def rebuild(self, collection_id: int, factory: str, *, train_size: int = 100_000,
+                progress: Callable[[str], None] | None = None) -> str:
+        """Rebuild a collection's index as ``factory`` from its stored vectors; save atomically.
+
+        ``factory`` is ``Flat`` or a FAISS IVF factory string (``IVF4096,SQ8``). The new index
+        is trained on up to ``train_size`` stored vectors, filled, then written with the same
+        temp-file, fsync and ``os.replace`` as every save: a crash at any point leaves the old
+        file or the new one. The caller holds the writer lock. Returns the new structure.
+        """
+        faiss = _faiss()
+        say = progress or (lambda _msg: None)
+        with self._lock:
+            old = self._get(collection_id)
+            ids = _stored_ids(old)
+            say(f"reading {len(ids)} vectors ({_describe(old)})")
+            vectors = _stored_vectors(old, ids, self.dimension)
+        if factory == "Flat":
+            new = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        else:
+            new = faiss.index_factory(self.dimension, factory, faiss.METRIC_INNER_PRODUCT)
+            if not isinstance(new, faiss.IndexIVF):
+                raise ValueError(f"{factory!r} is not Flat or an IVF index")
+            nlist = new.nlist
+            if len(ids) < nlist:
+                raise ValueError(f"{factory!r} needs at least {nlist} vectors to train, "
+                                 f"the collection has {len(ids)}")
+            rng = np.random.default_rng(0)
+            sample = vectors[np.sort(rng.choice(len(ids), min(train_size, len(ids)),
+                                                replace=False))]
+            say(f"training {factory} on {len(sample)} vectors")
+            new.train(sample)
+            new.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by id
+        step = 100_000
+        for start in range(0, len(ids), step):
+            new.add_with_ids(vectors[start:start + step], ids[start:start + step])
+            say(f"added {min(start + step, len(ids))}/{len(ids)}")
+        with self._lock:
+            if self._get(collection_id) is not old:
+                raise RuntimeError("the index changed during the rebuild; run it again")
+            write_bytes_atomically(self.path_for(collection_id),
+                                   faiss.serialize_index(new).tobytes())
+            self._indexes[collection_id] = new
+            self._signatures[collection_id] = self._signature(collection_id)
+        return _describe(new)
 
     def count(self, collection_id: int) -> int:
         """Number of vectors in a collection's index."""
@@ -184,7 +253,45 @@ class FaissIndexStore:
             self._signatures.pop(collection_id, None)
             self.path_for(collection_id).unlink(missing_ok=True)
 
+    def remove_temp_files(self) -> list[Path]:
+        """Delete temp files a killed save left behind (call under the writer lock)."""
+        removed = []
+        for path in self.index_dir.glob(".collection-*.faiss.*.tmp"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
+
     def reload(self, collection_id: int) -> None:
         """Discard the in-memory copy; the next use reads the file again."""
         with self._lock:
             self._indexes.pop(collection_id, None)
+
+
+def _stored_ids(index: Any) -> np.ndarray:
+    """Every id in an ``IndexIDMap2`` or an IVF index."""
+    faiss = _faiss()
+    if isinstance(index, faiss.IndexIVF):
+        lists = index.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(index.nlist) if lists.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+
+def _stored_vectors(index: Any, ids: np.ndarray, dimension: int) -> np.ndarray:
+    """The vectors of ``ids`` (all stored in ``index``) as one float32 matrix."""
+    faiss = _faiss()
+    if len(ids) == 0:
+        return np.zeros((0, dimension), dtype=np.float32)
+    if isinstance(index, faiss.IndexIVF):
+        return index.reconstruct_batch(ids)
+    return index.index.reconstruct_n(0, index.ntotal)  # IDMap2: rows in id_map order
+
+
+def _describe(index: Any) -> str:
+    faiss = _faiss()
+    if isinstance(index, faiss.IndexIVF):
+        code = "SQ8" if isinstance(index, faiss.IndexIVFScalarQuantizer) else (
+            "Flat" if isinstance(index, faiss.IndexIVFFlat) else type(index).__name__)
+        return f"IVF{index.nlist},{code}"
+    return "Flat"

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-import retrieval.retriever as retriever_module
 from db.models import Chunk, CollectionGrant, Document, DocumentRestriction
 from retrieval.acl import (
     Principal,
@@ -272,7 +271,7 @@ def test_hydration_drops_forbidden_chunks_even_if_a_search_leaks(stack, corpus, 
             "open.md", "hr.md"}
 
 
-def test_one_permitted_document_among_10000(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_one_permitted_document_among_10000(stack) -> None:  # type: ignore[no-untyped-def]
     """10,000 one-chunk documents written straight to the catalog and FAISS (ingesting 10,000
     files through the sandboxed parser would take far too long); the principal may read one of
     them (SECURITY.md row 3). 9,999 are restricted to another group; the principal's group is
@@ -315,8 +314,6 @@ def test_one_permitted_document_among_10000(stack, monkeypatch) -> None:  # type
         assert allowed_document_ids(s, coll_id, _p("mine")) == {target_id}
         assert len(allowed_document_ids(s, coll_id, _p("others"))) == n - 1
 
-    # chunk ids of the allowed documents are read in batches: make 9,999 documents take many
-    monkeypatch.setattr(retriever_module, "_IN_BATCH", 97)
     distractor_query = "quarterly budget review meeting number 7 held in room 7"
     mine = _p("mine")
     for mode in MODES:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from config.sections import VectorIndexSettings
 from retrieval.backends.faiss import FaissIndexStore
+from retrieval.types import ChunkSet
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -70,3 +73,74 @@ def test_dimension_mismatch_is_explained(tmp_path: Path) -> None:
         assert "re-ingest" in str(exc)
     else:
         raise AssertionError("dimension mismatch not detected")
+
+
+def test_bitmap_filter_keeps_only_allowed_ids(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    store = FaissIndexStore(tmp_path, dimension=16)
+    vectors = _unit(rng, 300, 16)
+    ids = np.arange(1, 301, dtype=np.int64)
+    store.add(1, ids, vectors)
+    allowed = ChunkSet.of(ids[::7])
+    query = _unit(rng, 1, 16)[0]
+    _, found = store.search_filtered(1, query, 10, allowed)
+    mask = np.isin(ids, ids[::7])
+    truth = ids[mask][np.argsort(-(vectors[mask] @ query))[:10]]
+    assert found.tolist() == truth.tolist()
+    assert store.search_filtered(1, query, 10, ChunkSet.of([]))[1].tolist() == []
+    assert store.search_filtered(1, query, 10, np.array([5000]))[1].tolist() == []
+
+
+def test_chunk_set_is_a_set_of_ids() -> None:
+    s = ChunkSet.of([3, 8, 8, 1000])
+    assert len(s) == 3 and s.ids().tolist() == [3, 8, 1000]
+    assert 8 in s and 1000 in s and 4 not in s and 10**9 not in s and -1 not in s
+    assert "8" not in s and len(s.bitmap) == 1000 // 8 + 1
+    assert not s.bitmap.flags.writeable
+
+
+def test_rebuild_as_ivf_keeps_every_operation(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    store = FaissIndexStore(tmp_path, dimension=16, nprobe=16)
+    vectors = _unit(rng, 2000, 16)
+    ids = np.arange(10, 2010, dtype=np.int64)
+    store.add(1, ids, vectors)
+    store.save(1)
+    assert store.structure(1) == "Flat"
+    assert store.rebuild(1, "IVF16,Flat") == "IVF16,Flat"
+    assert [p.name for p in tmp_path.iterdir()] == ["collection-1.faiss"]
+    reopened = FaissIndexStore(tmp_path, dimension=16, nprobe=16)  # another process
+    assert reopened.structure(1) == "IVF16,Flat" and reopened.count(1) == 2000
+    assert sorted(reopened.ids(1).tolist()) == ids.tolist()
+    np.testing.assert_allclose(reopened.vectors(1, ids[:5]), vectors[:5], rtol=1e-6)
+    query = vectors[100]
+    _, found = reopened.search(1, query, 5)  # every list probed: exact
+    assert found.tolist() == ids[np.argsort(-(vectors @ query))[:5]].tolist()
+    _, found = reopened.search_filtered(1, query, 5, ChunkSet.of(ids[1::2]))
+    assert found.size and all(int(i) % 2 == 1 for i in found)
+    # ingest goes on: remove and add by id
+    assert reopened.remove(1, ids[100:101]) == 1
+    assert ids[100] not in reopened.search(1, query, 5)[1].tolist()
+    reopened.add(1, np.array([5000]), vectors[100:101])
+    assert reopened.search(1, query, 1)[1].tolist() == [5000]
+    # and back to exact
+    assert reopened.rebuild(1, "Flat") == "Flat" and reopened.count(1) == 2000
+
+
+def test_rebuild_refuses_too_few_vectors_and_other_structures(tmp_path: Path) -> None:
+    store = FaissIndexStore(tmp_path, dimension=8)
+    store.add(1, np.arange(5), _unit(np.random.default_rng(5), 5, 8))
+    with pytest.raises(ValueError, match="at least 64"):
+        store.rebuild(1, "IVF64,Flat")
+    with pytest.raises(ValueError, match="not Flat or an IVF"):
+        store.rebuild(1, "HNSW32")
+    assert store.structure(1) == "Flat" and store.count(1) == 5
+
+
+def test_auto_structure_by_size() -> None:
+    auto = VectorIndexSettings(flat_max_chunks=200_000)
+    assert auto.structure_for(150_000) == "Flat"
+    assert auto.structure_for(1_000_000) == "IVF4096,SQ8"
+    assert VectorIndexSettings(factory="IVF256,Flat").structure_for(5) == "IVF256,Flat"
+    with pytest.raises(ValueError, match="cannot remove|IVF factory"):
+        VectorIndexSettings(factory="HNSW32")
