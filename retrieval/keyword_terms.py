@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -45,3 +47,36 @@ class PassageCount:
             total = session.execute(text("SELECT count(*) FROM chunks")).scalar()
             self._counted = (now, int(total or 0))
         return self._counted[1]
+
+
+class PostingCounts:
+    """Passages per index term, remembered for ``ttl_s`` seconds (for bounding query work).
+
+    Counting a common word's passages walks its whole posting list (tens of milliseconds at
+    a million chunks); a slightly stale count is good enough to decide which words a query
+    can afford. Not for the abstention model, which must see a new document's words at once.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, max_terms: int = 200_000) -> None:
+        self._ttl_s = ttl_s
+        self._max = max_terms
+        self._counts: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, keys: list[str],
+            count: Callable[[Session, list[str]], tuple[dict[str, int], int]]) -> list[int]:
+        """The passage count of each key; ``count`` is asked for the ones not remembered."""
+        now = time.monotonic()
+        with self._lock:
+            known = {k: c for k, (t, c) in ((k, self._counts.get(k, (-1e18, 0))) for k in keys)
+                     if now - t <= self._ttl_s}
+        missing = sorted(set(keys) - known.keys())
+        if missing:
+            counts, _ = count(session, missing)
+            fresh = {k: counts.get(k, 0) for k in missing}
+            with self._lock:
+                if len(self._counts) > self._max:
+                    self._counts.clear()
+                self._counts.update((k, (now, c)) for k, c in fresh.items())
+            known.update(fresh)
+        return [known[k] for k in keys]

@@ -25,10 +25,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, Collection, Document
+from db.models import Collection, Document
 from retrieval.acl import Principal, allowed_document_ids
 from retrieval.types import ChunkSet
 
@@ -58,14 +57,26 @@ class ChunkMap:
         self.documents = np.zeros(0, dtype=np.int64)
 
     def refresh(self, session: Session, collection_id: int) -> None:
-        """Add the collection's chunks above the highest id held."""
+        """Add the collection's chunks above the highest id held.
+
+        Read with the driver's own cursor (on the session's connection and transaction): a
+        first read of a million rows takes about a second that way, many times longer as
+        SQLAlchemy result rows.
+        """
         last = int(self.ids[-1]) if len(self.ids) else 0
-        rows = session.execute(
-            select(Chunk.id, Chunk.document_id)
-            .join(Document, Chunk.document_id == Document.id)
-            .where(Document.collection_id == collection_id, Chunk.id > last)
-            .order_by(Chunk.id)
-        ).all()
+        connection = session.connection()
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(
+                "SELECT c.id, c.document_id FROM chunks c "
+                "JOIN documents d ON d.id = c.document_id "
+                f"WHERE d.collection_id = {mark} AND c.id > {mark} ORDER BY c.id",
+                (collection_id, last),
+            )
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
         if rows:
             new = np.array(rows, dtype=np.int64)
             self.ids = np.concatenate([self.ids, new[:, 0]])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, Collection, Document
+from db.models import AnswerRecord, Chunk, Collection, Document
 from retrieval.acl import (
     allowed_document_ids,
     can_manage_collection,
@@ -110,3 +110,20 @@ def hidden_document_names(db: Session, actor: Actor, coll: Collection) -> frozen
     visible = {d.id for d in visible_documents(db, actor, coll)}
     return frozenset(db.scalars(select(Document.name).where(
         Document.collection_id == coll.id, Document.id.not_in(visible))))
+
+
+def require_admin(actor: Actor) -> None:
+    """Raise :class:`Forbidden` unless the actor is an administrator (or the CLI)."""
+    if not actor.is_admin:
+        raise Forbidden("Only administrators can do this.")
+
+
+def own_answer(db: Session, actor: Actor, record_id: int) -> AnswerRecord:
+    """The answer evidence record ``record_id`` if the actor asked that question.
+
+    Anyone else's record, admins' included, is the same :class:`NotFound` as an unknown id.
+    """
+    rec = db.get(AnswerRecord, record_id)
+    if rec is None or actor.user_id is None or rec.user_id != actor.user_id:
+        raise NotFound(f"no answer {record_id}")
+    return rec

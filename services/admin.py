@@ -18,7 +18,7 @@ from config.settings import Settings
 from db.models import GRANT_LEVELS, Collection, Group, User
 from retrieval.acl import collection_grants, grant_collection, revoke_collection
 from retrieval.catalog import get_collection
-from services import audit
+from services import access, audit
 from services.accounts import (
     AccountError,
     create_user,
@@ -30,7 +30,7 @@ from services.accounts import (
     user_groups,
 )
 from services.actor import Actor
-from services.errors import Forbidden, NotFound
+from services.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +109,7 @@ class Admin:
 
     @staticmethod
     def _require(actor: Actor) -> None:
-        if not actor.is_admin:
-            raise Forbidden("Only administrators can do this.")
+        access.require_admin(actor)
 
     def users(self, actor: Actor) -> list[UserInfo]:
         """Every user with role, source, groups and status."""

@@ -23,6 +23,7 @@ from ingest.stack import build_ingestor
 from retrieval.stack import RetrievalStack, build_retrieval
 from services.admin import Admin
 from services.ask import Asking
+from services.feedback import Feedback
 from services.identity import Identity
 from services.jobs import Jobs
 from services.library import Library
@@ -43,6 +44,7 @@ class Services:
     asking: Asking
     jobs: Jobs
     admin: Admin
+    feedback: Feedback
     identity: Identity
     logins: Logins
     sources: Sources
@@ -98,6 +100,7 @@ def build_services(settings: Settings, generator: Generator | None = None) -> Se
         asking=Asking(settings, stack.sessions, stack.retriever, answerer),
         jobs=Jobs(stack.sessions, job_runner),
         admin=Admin(settings, stack.sessions),
+        feedback=Feedback(stack.sessions),
         identity=Identity(settings, stack.sessions),
         logins=Logins(settings, stack.sessions),
         sources=Sources(settings, stack.sessions),

@@ -1,8 +1,8 @@
 """Administration pages under ``/admin`` and their JSON API under ``/api/v1/admin``.
 
-Users, groups, collection grants, the audit log and answer evidence: the same operations
-(:mod:`services.admin`) behind the HTML forms and the JSON API. Admins only (403 for everyone
-else, before any body is read).
+Users, groups, collection grants, the audit log, answer evidence and the feedback on answers:
+the same operations (:mod:`services.admin`, :mod:`services.feedback`) behind the HTML pages
+and the JSON API. Admins only (403 for everyone else, before any body is read).
 """
 
 from __future__ import annotations
@@ -15,17 +15,21 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from services.admin import Admin, NewUser, UserChanges
 from services.errors import NotFound, ServiceError
+from services.feedback import Feedback
 from web.auth.guards import actor, admin_required
 from web.contract import API_PREFIX, api_blueprint, reply
 from web.schemas import (
     CollectionPath,
     ExportPath,
     ExportQuery,
+    FeedbackExportQuery,
+    FeedbackQuery,
     GrantBody,
     GrantForm,
     GrantOut,
     GrantPath,
     GrantsOut,
+    RatedAnswersOut,
     UserCreate,
     UserCreateForm,
     UserOut,
@@ -34,15 +38,20 @@ from web.schemas import (
     UserUpdate,
     UserUpdateForm,
 )
-from web.validation import parse_form
+from web.validation import parse_form, parse_query
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 api = api_blueprint("admin_api", __name__, API_PREFIX + "/admin", "admin",
-                    "Users, groups, collection grants, the audit log and answer evidence (admins).")
+                    "Users, groups, collection grants, the audit log, answer evidence and "
+                    "feedback on answers (admins).")
 
 
 def _admin() -> Admin:
     return current_app.extensions["enclave"].admin
+
+
+def _feedback() -> Feedback:
+    return current_app.extensions["enclave"].feedback
 
 
 def _download(export: Any) -> Response:
@@ -122,6 +131,27 @@ def export(kind: str, fmt: str):  # type: ignore[no-untyped-def]
                                      collection=args.get("collection")))
 
 
+@bp.get("/feedback")
+@admin_required
+def feedback():  # type: ignore[no-untyped-def]
+    """Rated answers (``?rating=down|up|all&offset=``) with their sources, and the export."""
+    query, error = parse_query(FeedbackQuery)
+    if query is None:
+        abort(422, error)
+    page = _feedback().rated_answers(actor(), query.rating, query.limit, query.offset)
+    return render_template("admin_feedback.html", page=asdict(page))
+
+
+@bp.get("/feedback.<any(csv, jsonl):fmt>")
+@admin_required
+def feedback_export(fmt: str):  # type: ignore[no-untyped-def]
+    """Download the rated answers (``?rating=down|up|all``) as CSV or JSON lines."""
+    query, error = parse_query(FeedbackExportQuery)
+    if query is None:
+        abort(422, error)
+    return _download(_feedback().export(actor(), fmt, query.rating))  # type: ignore[arg-type]
+
+
 # -- JSON API (bodies validated whole before anything changes) -----------------------------
 @api.before_request
 def _admins_only() -> None:
@@ -186,3 +216,27 @@ def export_api(path: ExportPath, query: ExportQuery):  # type: ignore[no-untyped
     return _download(_admin().export(actor(), path.kind, query.format, action=query.action,
                                      actor_name=query.actor, user=query.user,
                                      collection=query.collection))
+
+
+@api.get("/feedback", responses={200: RatedAnswersOut})
+def feedback_api(query: FeedbackQuery):  # type: ignore[no-untyped-def]
+    """Rated answers, newest rating first (``?rating=down|up|all&limit=&offset=``).
+
+    Each with its question, answer, cited and retrieved passages, rating, comment and user.
+    """
+    page = _feedback().rated_answers(actor(), query.rating, query.limit, query.offset)
+    return reply(RatedAnswersOut(**asdict(page)))
+
+
+_FEEDBACK_EXPORT = {
+    "description": "Every rated answer of the filter, newest rating first: JSON lines (one "
+                   "object per line), or CSV with ``?format=csv`` (nested values as JSON).",
+    "content": {"application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}}},
+}
+
+
+@api.get("/feedback/export", responses={200: _FEEDBACK_EXPORT})
+def feedback_export_api(query: FeedbackExportQuery):  # type: ignore[no-untyped-def]
+    """The rated answers (``?rating=down|up|all``) as JSON lines or ``?format=csv``."""
+    return _download(_feedback().export(actor(), query.format, query.rating))

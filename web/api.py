@@ -1,4 +1,6 @@
-"""JSON API under ``/api/v1``: collections, documents, search, ask (optionally streamed).
+"""JSON API under ``/api/v1``: collections, documents, search, ask, conversations, feedback.
+
+Ask answers as one JSON object or streamed as server-sent events; feedback rates an answer.
 
 Thin views: the request is validated by its schema (:mod:`web.schemas`), one service call does
 the work as the caller (:mod:`services`), the answer is built from the response model.
@@ -22,6 +24,7 @@ from web.auth.guards import actor
 from web.contract import API_PREFIX, SSE_EVENT, api_blueprint, content, reply
 from web.schemas import (
     AnswerOut,
+    AnswerPath,
     AskBody,
     ChunkOut,
     ChunkPath,
@@ -39,6 +42,8 @@ from web.schemas import (
     DocumentOut,
     DocumentPath,
     DocumentsOut,
+    FeedbackBody,
+    FeedbackOut,
     Filters,
     RestrictionsBody,
     RestrictionsOut,
@@ -52,7 +57,8 @@ from web.schemas import (
 )
 
 bp = api_blueprint("api", __name__, API_PREFIX, "library",
-                   "Collections, documents, passages, search, answers and conversations.")
+                   "Collections, documents, passages, search, answers, conversations and "
+                   "feedback on answers.")
 
 
 def _services() -> Services:
@@ -257,3 +263,14 @@ def conversation(path: ConversationPath):  # type: ignore[no-untyped-def]
     thread = _services().asking.conversation(actor(), path.conversation_id)
     return reply(ConversationOut(id=thread.id, collection=thread.collection, title=thread.title,
                                  turns=[TurnOut(**asdict(t)) for t in thread.turns]))
+
+
+@bp.post("/answers/<int:evidence_id>/feedback", responses={200: FeedbackOut})
+def rate_answer(path: AnswerPath, body: FeedbackBody):  # type: ignore[no-untyped-def]
+    """Rate one of your answers: ``{"rating": "up"|"down", "comment"}`` (comment optional).
+
+    ``evidence_id`` is the one the ask API returned. Rating again replaces your earlier rating
+    and comment. Anyone else's answer is a 404, the same as an unknown id.
+    """
+    rated = _services().feedback.rate(actor(), path.evidence_id, body.rating, body.comment)
+    return reply(FeedbackOut(**asdict(rated)))

@@ -195,3 +195,11 @@ def parse_form(model: type[M]) -> tuple[M | None, str | None]:
         return model.model_validate(request.form.to_dict()), None
     except ValidationError as exc:
         return None, f"The form is not valid: {form_errors(exc)}"
+
+
+def parse_query(model: type[M]) -> tuple[M | None, str | None]:
+    """A page's query string validated against ``model``: ``(query, None)`` or ``(None, why)``."""
+    try:
+        return model.model_validate(request.args.to_dict()), None
+    except ValidationError as exc:
+        return None, f"The address is not valid: {form_errors(exc)}"

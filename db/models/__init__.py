@@ -5,14 +5,15 @@ from db.models.access import GRANT_LEVELS, CollectionGrant, DocumentRestriction,
 from db.models.accounts import ROLES, ApiToken, AuditEvent, GroupMember, LoginSession, User
 from db.models.catalog import Chunk, Collection, Document
 from db.models.jobs import FILE_ACTIVE, JOB_STATES, IngestJob, IngestJobFile
-from db.models.records import AnswerRecord, Conversation
+from db.models.records import RATINGS, AnswerFeedback, AnswerRecord, Conversation, Rating
 
 # Tables the database keeps append-only (UPDATE and DELETE refused by triggers).
 APPEND_ONLY = ("audit_events", "answer_records")
 
 __all__ = [
-    "APPEND_ONLY", "FILE_ACTIVE", "GRANT_LEVELS", "JOB_STATES", "ROLES", "AnswerRecord",
+    "APPEND_ONLY", "FILE_ACTIVE", "GRANT_LEVELS", "JOB_STATES", "RATINGS", "ROLES",
+    "AnswerFeedback", "AnswerRecord",
     "ApiToken", "AuditEvent", "Base", "Chunk", "Collection", "CollectionGrant", "Conversation",
     "Document", "DocumentRestriction", "GrantLevel", "Group", "GroupMember", "IngestJob",
-    "IngestJobFile", "LoginSession", "User", "now",
+    "IngestJobFile", "LoginSession", "Rating", "User", "now",
 ]

@@ -1,14 +1,17 @@
-"""Conversations and answer evidence records.
+"""Conversations, answer evidence records and the feedback on answers.
 
 Answer records are append-only: the database refuses UPDATE and DELETE on them (triggers on
-SQLite and PostgreSQL, created by the first migration), like the audit log.
+SQLite and PostgreSQL, created by the first migration), like the audit log. Feedback lives in
+a table of its own (one row per answer record, replaced when its owner rates again), so the
+records stay untouched.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, now
@@ -51,3 +54,29 @@ class AnswerRecord(Base):
     model_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     retrieved: Mapped[str] = mapped_column(Text, default="[]")
     cited: Mapped[str] = mapped_column(Text, default="[]")
+
+
+Rating = Literal["up", "down"]
+RATINGS: tuple[str, ...] = get_args(Rating)
+
+
+class AnswerFeedback(Base):
+    """The asker's thumbs up or down on one answer, with an optional comment.
+
+    Keyed by the answer record: one rating per answer, replaced when its owner rates again
+    (``created_at`` is the first rating, ``updated_at`` the latest).
+    """
+
+    __tablename__ = "answer_feedback"
+    __table_args__ = (
+        CheckConstraint("rating IN ('up', 'down')", name="ck_answer_feedback_rating"),
+        Index("ix_answer_feedback_rating_updated_at", "rating", "updated_at"),
+    )
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("answer_records.id"), primary_key=True,
+                                           autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from retrieval.evidence import stems
-from retrieval.keyword_terms import PassageCount, query_terms
+from retrieval.keyword_terms import PassageCount, PostingCounts, query_terms
 
 
 def fts_query(question: str, max_terms: int = 32) -> str:
@@ -34,8 +35,9 @@ class SqliteKeywordIndex:
     the bound.
     """
 
-    def __init__(self, max_postings: int = 50_000) -> None:
+    def __init__(self, max_postings: int = 20_000) -> None:
         self._total = PassageCount()
+        self._postings = PostingCounts()
         self.max_postings = max_postings
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
@@ -76,35 +78,60 @@ class SqliteKeywordIndex:
             # One JSON parameter, however many ids (no bound-variable limit to hit).
             restrict = "AND d.id IN (SELECT value FROM json_each(:docs)) "
             params["docs"] = json.dumps(sorted(int(i) for i in allowed_document_ids))
-        sql = text(
+        where = ("WHERE d.collection_id = :cid AND d.status = 'ready' " + restrict)
+        # Rank inside FTS5 alone first, then look up only the best rows' documents: on a
+        # large index the per-match joins cost twice the ranking. Exact whenever at least k
+        # of the over-fetched rows pass the conditions; otherwise the joined form below.
+        ranked_first = text(
+            "SELECT c.id, -f.rank FROM (SELECT rowid AS id, bm25(chunks_fts, 1.0, 0.5) AS rank "
+            "FROM chunks_fts WHERE chunks_fts MATCH :q ORDER BY rank LIMIT :over) f "
+            "JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id "
+            + where + "ORDER BY f.rank LIMIT :k"
+        )
+        joined = text(
             "SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) AS score "
             "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
             "JOIN documents d ON d.id = c.document_id "
-            "WHERE chunks_fts MATCH :q AND d.collection_id = :cid AND d.status = 'ready' "
-            + restrict
+            "WHERE chunks_fts MATCH :q AND " + where.removeprefix("WHERE ")
             + "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
         )
-        bounded = self._bounded(session, terms)
-        rows = session.execute(sql, {**params, "q": _or(bounded)}).all()
-        if len(rows) < k and len(bounded) < len(terms):
-            # The rarer words found too little (in what this reader may see): every word.
-            rows = session.execute(sql, {**params, "q": _or(terms)}).all()
+
+        def run(words: list[str]) -> list[Any]:
+            args = {**params, "q": _or(words), "over": 8 * k}
+            rows = session.execute(ranked_first, args).all()
+            return rows if len(rows) >= k else session.execute(joined, args).all()
+
+        bounded, postings = self._bounded(session, terms)
+        if not bounded:
+            return []  # every word is too common to be a keyword here: the dense leg reads them
+        rows = run(bounded)
+        if (len(rows) < k and len(bounded) < len(terms) and allowed_document_ids is not None
+                and postings <= 8 * self.max_postings):
+            # The rarer words found too little in what this reader may see (a few documents
+            # among many): every word, while that stays within a few times the bound.
+            rows = run(terms)
         return [(int(cid), float(score)) for cid, score in rows]
 
-    def _bounded(self, session: Session, terms: list[str]) -> list[str]:
-        """``terms`` without the most common ones past :attr:`max_postings` (rarest kept)."""
-        counts, _ = self.term_counts(session, stems(terms))
-        postings = [counts.get(stem, 0) for stem in stems(terms)]
-        if sum(postings) <= self.max_postings:
-            return terms
+    def _bounded(self, session: Session, terms: list[str]) -> tuple[list[str], int]:
+        """``terms`` that fit :attr:`max_postings` (rarest first), and all terms' postings.
+
+        A word that alone occurs in more passages than the bound is no keyword at this scale
+        (the dense leg still reads it); when every word is such a word, nothing is kept.
+        """
+        # The index's form of each word (the stemmer turns a lone "s" into "": look it up as is).
+        keys = [stem or term for stem, term in zip(stems(terms), terms, strict=True)]
+        postings = self._postings.get(session, keys, self.term_counts)
+        total = sum(postings)
+        if total <= self.max_postings:
+            return terms, total
         kept: list[str] = []
         budget = self.max_postings
         for n, term in sorted(zip(postings, terms, strict=True)):
-            if kept and n > budget:
+            if n > budget:
                 break
             kept.append(term)
             budget -= n
-        return [t for t in terms if t in kept]
+        return [t for t in terms if t in kept], total
 
 
 def _or(terms: list[str]) -> str:

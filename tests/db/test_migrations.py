@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DatabaseError
 
 from db import migrate
@@ -87,8 +87,9 @@ def _release_database(path: Path, tables: set[str] | None = None) -> None:
     con.close()
 
 
-# Columns later migrations add to release tables (checked on their own).
+# Columns later migrations add to release tables, and tables they add (checked on their own).
 ADDED_COLUMNS = {"collections": {"access_version"}}
+ADDED_TABLES = {"answer_feedback"}
 
 
 def _dump(path: Path, tables: list[str]) -> dict[str, list[tuple[object, ...]]]:
@@ -106,22 +107,25 @@ def _dump(path: Path, tables: list[str]) -> dict[str, list[tuple[object, ...]]]:
 
 
 MODEL_TABLES = sorted(Base.metadata.tables)
+RELEASE_TABLES = sorted(set(MODEL_TABLES) - ADDED_TABLES)
 
 
 def test_release_database_upgrades_and_keeps_every_row(tmp_path: Path) -> None:
     path = tmp_path / "enclave.db"
     _release_database(path)
-    before = _dump(path, MODEL_TABLES)
-    assert all(before[t] for t in MODEL_TABLES), "the fixture fills every table"
+    before = _dump(path, RELEASE_TABLES)
+    assert all(before[t] for t in RELEASE_TABLES), "the fixture fills every table"
 
     engine = make_engine(f"sqlite:///{path}")
     try:
         assert migrate.current(engine) is None
         assert migrate.upgrade(engine) is None  # it was at no migration
         assert migrate.current(engine) == migrate.head()
-        assert _dump(path, MODEL_TABLES) == before
-        with engine.connect() as conn:  # added columns start at their defaults
+        assert _dump(path, RELEASE_TABLES) == before
+        with engine.connect() as conn:  # added columns start at their defaults, tables empty
             assert conn.execute(text("SELECT access_version FROM collections")).all() == [(0,)]
+            for table in ADDED_TABLES:
+                assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
         assert migrate.schema_diff(engine) == []
         # The keyword index still follows the catalog, and the new vocabulary reads it.
         keyword = SqliteKeywordIndex()
@@ -135,7 +139,7 @@ def test_release_database_upgrades_and_keeps_every_row(tmp_path: Path) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
         # Upgrading again is a no-op.
         assert migrate.upgrade(engine) == migrate.head()
-        assert _dump(path, MODEL_TABLES) == before
+        assert _dump(path, RELEASE_TABLES) == before
     finally:
         engine.dispose()
 
@@ -175,6 +179,73 @@ def test_fresh_database_matches_the_models_and_downgrades_to_nothing(tmp_path: P
             command.downgrade(cfg, "base")
         left = set(inspect(engine).get_table_names()) - {"alembic_version"}
         assert left == set()
+    finally:
+        engine.dispose()
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def _check_answer_feedback_up_and_down(engine: Engine) -> None:
+    """0005 adds ``answer_feedback`` next to the append-only records and removes it again,
+    keeping every record; the rating is checked by the database; the records stay append-only."""
+    migrate.upgrade(engine, "0004")
+    assert "answer_feedback" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:  # portable SQL (PostgreSQL has real booleans)
+        conn.execute(text("INSERT INTO users (id, username, display_name, source, role, "
+                          "disabled, session_version, created_at) VALUES (1, 'pat', 'Pat', "
+                          "'local', 'reader', false, 1, '2026-11-01 10:00:00')"))
+        conn.execute(text("INSERT INTO conversations VALUES "
+                          "(1, 1, 'handbook', 'meals', '2026-11-01 10:00:00')"))
+        conn.execute(text("INSERT INTO answer_records VALUES (1, '2026-11-01 10:00:00', 1, "
+                          "'pat', 1, 'handbook', 'How much for meals?', 'EUR 45 [1]', false, "
+                          "'generative', 'smollm', NULL, '[]', '[]')"))
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == "0005" == migrate.head()
+    assert migrate.schema_diff(engine) == []
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO answer_feedback VALUES "
+                          "(1, 1, 'down', 'wrong', '2026-11-02 10:00:00', '2026-11-02 10:00:00')"))
+        conn.execute(text("UPDATE answer_feedback SET rating = 'up', comment = ''"))  # replaced
+    with engine.begin() as conn, pytest.raises(DatabaseError):
+        conn.execute(text("INSERT INTO answer_feedback VALUES "
+                          "(1, 1, 'up', '', '2026-11-02 10:00:00', '2026-11-02 10:00:00')"))
+    with engine.begin() as conn, pytest.raises(DatabaseError):  # rating up or down only
+        conn.execute(text("UPDATE answer_feedback SET rating = 'meh'"))
+    with engine.begin() as conn, pytest.raises(DatabaseError):  # an answer that exists
+        conn.execute(text("INSERT INTO answer_feedback VALUES "
+                          "(99, 1, 'up', '', '2026-11-02 10:00:00', '2026-11-02 10:00:00')"))
+    with engine.begin() as conn, pytest.raises(DatabaseError, match="append-only"):
+        conn.execute(text("UPDATE answer_records SET answer = 'x'"))
+
+    _downgrade(engine, "0004")
+    assert migrate.current(engine) == "0004"
+    assert "answer_feedback" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, question FROM answer_records")).all() == [
+            (1, "How much for meals?")]
+    migrate.upgrade(engine)  # and up again, empty
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM answer_feedback")).scalar() == 0
+    assert migrate.schema_diff(engine) == []
+
+
+def test_answer_feedback_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'feedback.db'}")
+    try:
+        _check_answer_feedback_up_and_down(engine)
+    finally:
+        engine.dispose()
+
+
+def test_answer_feedback_migration_up_and_down_on_postgresql(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        _check_answer_feedback_up_and_down(engine)
     finally:
         engine.dispose()
 

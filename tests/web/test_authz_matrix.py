@@ -106,6 +106,23 @@ class World:
             db.commit()
             return conv.id
 
+    def answer(self, owner: str = R) -> int:
+        """An answer evidence record of ``owner`` (the id the ask API returns)."""
+        from db.models import Conversation
+        from services import audit
+        from services.accounts import get_user
+
+        with self.db() as db:
+            user = get_user(db, owner)
+            conv = Conversation(user_id=user.id, collection="handbook", title="rated")
+            db.add(conv)
+            db.flush()
+            rec = audit.record_answer(db, user_id=user.id, username=owner, conversation=conv,
+                                      question="q", answer={"answer": "a", "citations": []},
+                                      hits=[], model_name="m", model_sha256=None)
+            db.commit()
+            return rec.id
+
     def token_id(self, owner: str) -> int:
         from services.accounts import create_token, get_user
 
@@ -205,6 +222,15 @@ TABLE: dict[tuple[str, str], Route] = {
         "path": f"/api/v1/admin/collections/handbook/grants/{w.scratch_grant()}",
         "method": "DELETE"}, ADMIN),
     ("admin_api.export_api", "GET"): Route(lambda w, p: _get("/api/v1/admin/evidence"), ADMIN),
+    ("admin.feedback", "GET"): Route(lambda w, p: _get("/admin/feedback"), ADMIN),
+    ("admin.feedback_export", "GET"): Route(lambda w, p: _get("/admin/feedback.csv"), ADMIN),
+    ("admin_api.feedback_api", "GET"): Route(lambda w, p: _get("/api/v1/admin/feedback"), ADMIN),
+    ("admin_api.feedback_export_api", "GET"): Route(
+        lambda w, p: _get("/api/v1/admin/feedback/export?format=csv"), ADMIN),
+    # Only the one who asked rates an answer: anyone else's is a 404, admins' too.
+    ("api.rate_answer", "POST"): Route(lambda w, p: {
+        "path": f"/api/v1/answers/{w.answer(R)}/feedback", "method": "POST",
+        "json": {"rating": "down", "comment": "wrong"}}, frozenset({R})),
     ("api.collections", "GET"): Route(lambda w, p: _get("/api/v1/collections"), LOGGED),
     ("api.create_collection", "POST"): Route(lambda w, p: {
         "path": "/api/v1/collections", "method": "POST",

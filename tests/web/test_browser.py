@@ -139,3 +139,43 @@ def test_model_output_is_rendered_as_text(xss_app, live_server, page) -> None:  
     assert page.locator("#answer img, #answer script, img, svg").count() == 0
     assert page.evaluate("window.__xss") is None
     assert not any("leak.png" in u for u in requests)
+
+
+@pytest.fixture
+def extractive_app(handbook_copy: Path):  # type: ignore[no-untyped-def]
+    """The app over the handbook, answering extractively (no LLM: fast)."""
+    from web import create_app, start
+
+    application = start(create_app(make_settings(handbook_copy,
+                                                 generation={"mode": "extractive"})))
+    yield application
+    application.extensions["enclave"].close()
+
+
+def test_thumbs_down_in_browser_is_stored(extractive_app, live_server, page) -> None:  # type: ignore[no-untyped-def]
+    from db.models import AnswerFeedback
+
+    base_url = live_server(extractive_app)
+    assert page.locator("#feedback").is_hidden()  # nothing to rate before an answer
+    _ask(page, base_url)
+    page.locator("#feedback").wait_for(state="visible")
+    evidence = int(page.get_attribute("#feedback", "data-evidence"))
+    assert page.get_attribute("#thumbs-down", "aria-label")
+
+    def stored() -> tuple[str, str] | None:
+        with extractive_app.extensions["enclave"].stack.sessions() as db:
+            row = db.get(AnswerFeedback, evidence)
+            return None if row is None else (row.rating, row.comment)
+
+    page.focus("#thumbs-up")  # keyboard only: a focused button and Enter
+    page.keyboard.press("Enter")
+    page.wait_for_selector('#feedback[data-rating="up"]', state="attached")
+    assert stored() == ("up", "")
+
+    page.fill("#feedback-comment", "The allowance for trips abroad is missing.")
+    page.click("#thumbs-down")
+    page.wait_for_selector('#feedback[data-rating="down"]', state="attached")
+    assert page.get_attribute("#thumbs-down", "aria-pressed") == "true"
+    assert page.get_attribute("#thumbs-up", "aria-pressed") == "false"
+    assert "saved" in page.inner_text("#feedback-status")
+    assert stored() == ("down", "The allowance for trips abroad is missing.")

@@ -120,6 +120,28 @@ class GrantBody(Body):
     level: Level
 
 
+class FeedbackBody(Body):
+    """Rate one of your answers: ``rating`` (required) and an optional ``comment``."""
+
+    rating: Literal["up", "down"] = Field(description="Thumbs up or down.")
+    comment: text_field(2000, 0, "Why (at most 2,000 characters).") | None = None  # type: ignore[valid-type]
+
+
+class FeedbackQuery(Params):
+    """Which rated answers to list: ``down`` (default), ``up`` or ``all``; one page of them."""
+
+    rating: Literal["down", "up", "all"] = "down"
+    limit: Annotated[int, Field(ge=1, le=200, description="At most 200 per page.")] = 50
+    offset: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
+
+
+class FeedbackExportQuery(Params):
+    """Export the rated answers (``down`` by default) as CSV or JSON lines."""
+
+    format: Literal["csv", "jsonl"] = "jsonl"
+    rating: Literal["down", "up", "all"] = "down"
+
+
 class ExportQuery(Params):
     """Filters of an audit or evidence export."""
 
@@ -159,6 +181,12 @@ class ConversationPath(Params):
     """A conversation id in the path."""
 
     conversation_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class AnswerPath(Params):
+    """An answer's evidence record id in the path (``evidence_id`` of the ask API)."""
+
+    evidence_id: Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class JobPath(Params):

@@ -274,6 +274,45 @@ class ConversationOut(Out):
     turns: list[TurnOut]
 
 
+class FeedbackOut(Out):
+    """Your rating of an answer, as stored (it replaces any earlier one)."""
+
+    evidence_id: int
+    rating: str
+    comment: str
+    rated_at: str
+
+
+class RatedAnswerOut(Out):
+    """A rated answer with its evidence: question, answer, the passages it cited and retrieved."""
+
+    evidence_id: int
+    rated_at: str
+    rating: str
+    comment: str
+    username: str
+    collection: str
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    model: str
+    asked_at: str
+    cited: list[dict[str, Any]] = Field(description="The cited passages: document, version, "
+                                        "page, chunk id, citation number and quote span.")
+    retrieved: list[dict[str, Any]]
+
+
+class RatedAnswersOut(Out):
+    """One page of rated answers, newest rating first."""
+
+    rating: str
+    total: int
+    limit: int
+    offset: int
+    items: list[RatedAnswerOut]
+
+
 class UserOut(Out):
     """A user's public fields."""
 

@@ -180,10 +180,77 @@
           + " (the generated answer could not be verified against them).";
         modeEl.hidden = false;
       }
+      showFeedback(event.evidence_id);
       answerEl.dataset.done = "1";
     } else if (event.event === "error") {
       statusEl.textContent = event.message;
     }
+  }
+
+  // Feedback: thumbs up / down (and an optional comment) on the answer shown, stored with its
+  // evidence record; rating again replaces the earlier rating.
+  const feedbackEl = document.getElementById("feedback");
+  const feedbackStatus = document.getElementById("feedback-status");
+  const feedbackComment = document.getElementById("feedback-comment");
+  const thumbs = feedbackEl ? Array.from(feedbackEl.querySelectorAll("button.thumb")) : [];
+
+  function hideFeedback() {
+    if (!feedbackEl) return;
+    feedbackEl.hidden = true;
+    delete feedbackEl.dataset.evidence;
+    delete feedbackEl.dataset.rating;
+  }
+
+  function showFeedback(evidenceId) {
+    if (!feedbackEl || !evidenceId) return;
+    feedbackEl.dataset.evidence = String(evidenceId);
+    delete feedbackEl.dataset.rating;
+    for (const b of thumbs) b.setAttribute("aria-pressed", "false");
+    feedbackComment.value = "";
+    feedbackStatus.textContent = "";
+    feedbackEl.hidden = false;
+  }
+
+  async function sendFeedback(rating) {
+    const evidenceId = feedbackEl.dataset.evidence;
+    if (!evidenceId) return;
+    if (!rating) {
+      feedbackStatus.textContent = "Choose thumbs up or thumbs down first.";
+      return;
+    }
+    const comment = feedbackComment.value.trim();
+    feedbackStatus.textContent = "Saving…";
+    try {
+      const resp = await fetch("/api/v1/answers/" + encodeURIComponent(evidenceId) + "/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+                   "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(comment ? { rating, comment } : { rating }),
+      });
+      if (feedbackEl.dataset.evidence !== evidenceId) return;  // another answer is shown now
+      if (!resp.ok) {
+        let message = "Your rating was not saved (" + resp.status + ")";
+        try { message = (await resp.json()).error || message; } catch (_) { /* not JSON */ }
+        feedbackStatus.textContent = message;
+        return;
+      }
+      const saved = await resp.json();
+      feedbackEl.dataset.rating = saved.rating;
+      for (const b of thumbs) {
+        b.setAttribute("aria-pressed", b.dataset.rating === saved.rating ? "true" : "false");
+      }
+      feedbackStatus.textContent = "Thank you: your "
+        + (saved.rating === "up" ? "thumbs up" : "thumbs down")
+        + (saved.comment ? " and comment were" : " was") + " saved.";
+    } catch (err) {
+      feedbackStatus.textContent = "Your rating was not saved: " + err;
+    }
+  }
+
+  for (const b of thumbs) b.addEventListener("click", () => sendFeedback(b.dataset.rating));
+  const feedbackSend = document.getElementById("feedback-send");
+  if (feedbackSend) {
+    feedbackSend.addEventListener("click", () => sendFeedback(feedbackEl.dataset.rating));
   }
 
   // History: your earlier questions (from /api/v1/conversations), shown as text only.
@@ -219,6 +286,7 @@
     modeEl.hidden = true;
     statusEl.textContent = "Earlier question: " + last.question;
     renderAnswer(last.answer);
+    showFeedback(last.id);
     answerEl.dataset.history = "1";
   }
 
@@ -230,6 +298,7 @@
     const collection = document.getElementById("collection").value;
     if (!question || !collection) return;
     answerEl.replaceChildren();
+    hideFeedback();
     delete answerEl.dataset.done;
     delete answerEl.dataset.mode;
     modeEl.hidden = true;
