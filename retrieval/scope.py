@@ -82,13 +82,12 @@ class ChunkMap:
             self.ids = np.concatenate([self.ids, new[:, 0]])
             self.documents = np.concatenate([self.documents, new[:, 1]])
 
-    def chunks_of(self, document_ids: np.ndarray) -> ChunkSet:
-        """The chunk ids of ``document_ids`` (sorted int64) as a set."""
-        mask = np.isin(self.documents, document_ids, assume_unique=False)
-        ids = self.ids[mask]
-        bits = np.zeros(int(self.ids[-1]) + 1 if len(self.ids) else 0, dtype=bool)
-        bits[ids] = True
-        return ChunkSet(np.packbits(bits, bitorder="little"), len(ids))
+    def scope(self, collection_id: int, documents: frozenset[int], everything: bool = False
+              ) -> Scope:
+        """The scope of ``documents``: them and their chunk ids."""
+        wanted = np.fromiter(documents, dtype=np.int64, count=len(documents))
+        return Scope(collection_id, documents,
+                     ChunkSet.of(self.ids[np.isin(self.documents, wanted)]), everything)
 
 
 class AccessCache:
@@ -121,19 +120,15 @@ class AccessCache:
                 self._entries.move_to_end(key)
         if cached is None:
             docs = frozenset(allowed_document_ids(session, collection.id, principal))
-            chunk_map = self._chunk_map(session, collection, live_chunks)
-            cached = Scope(collection.id, docs,
-                           chunk_map.chunks_of(np.array(sorted(docs), dtype=np.int64)),
-                           everything=principal.is_admin)
+            cached = self._chunk_map(session, collection, live_chunks).scope(
+                collection.id, docs, everything=principal.is_admin)
             with self._lock:
                 self._entries[key] = cached
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)
         if narrow_to is not None:
-            docs = cached.documents & frozenset(narrow_to)
-            chunk_map = self._chunk_map(session, collection, live_chunks)
-            cached = Scope(collection.id, docs,
-                           chunk_map.chunks_of(np.array(sorted(docs), dtype=np.int64)))
+            cached = self._chunk_map(session, collection, live_chunks).scope(
+                collection.id, cached.documents & frozenset(narrow_to))
         if not cached.documents or len(cached.chunks) == 0:
             return None
         return cached

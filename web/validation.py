@@ -191,15 +191,16 @@ def parse_form(model: type[M]) -> tuple[M | None, str | None]:
 
     Views show ``why`` on the page (422) and change nothing.
     """
-    try:
-        return model.model_validate(request.form.to_dict()), None
-    except ValidationError as exc:
-        return None, f"The form is not valid: {form_errors(exc)}"
+    return _validated(model, request.form.to_dict(), "The form is not valid")
 
 
 def parse_query(model: type[M]) -> tuple[M | None, str | None]:
     """A page's query string validated against ``model``: ``(query, None)`` or ``(None, why)``."""
+    return _validated(model, request.args.to_dict(), "The address is not valid")
+
+
+def _validated(model: type[M], data: dict[str, str], what: str) -> tuple[M | None, str | None]:
     try:
-        return model.model_validate(request.args.to_dict()), None
+        return model.model_validate(data), None
     except ValidationError as exc:
-        return None, f"The address is not valid: {form_errors(exc)}"
+        return None, f"{what}: {form_errors(exc)}"
