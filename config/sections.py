@@ -36,6 +36,9 @@ class EmbeddingSettings(_Section):
     )
     device: str = Field("cpu", description="Torch device for embeddings: cpu, cuda, cuda:1 ... "
                         "(the onnx backends run on the CPU).")
+    half: bool = Field(False, description="Run the model in fp16 (sentence-transformers on "
+                       "a CUDA device only: about twice the throughput on GPUs, vectors equal "
+                       "to fp32 within rounding).")
     threads: int | None = Field(None, ge=1, description="CPU threads for the onnx backends; "
                                 "empty: all cores.")
     cache_dir: str | None = Field(
@@ -52,6 +55,9 @@ class EmbeddingSettings(_Section):
         if self.backend != "sentence-transformers" and self.device != "cpu":
             raise ValueError(f"embedding.backend {self.backend} runs on the CPU; for device "
                              f"{self.device} set embedding.backend: sentence-transformers")
+        if self.half and not self.device.startswith("cuda"):
+            raise ValueError("embedding.half (fp16) needs a CUDA device (embedding.device: "
+                             "cuda) and embedding.backend: sentence-transformers")
         return self
 
 
@@ -184,6 +190,12 @@ class VectorIndexSettings(_Section):
             return "Flat"
         nlist = 1 << max(4, round(math.log2(4 * math.sqrt(chunks))))
         return self.large_factory.replace("{nlist}", str(nlist))
+    mmap: bool = Field(
+        False,
+        description="Readers memory-map index files instead of loading them: every web "
+        "process on a host shares one copy through the page cache (several web processes, "
+        "docs/deployment.md). Writes load a private copy, save a new snapshot and drop it.",
+    )
     nprobe: int = Field(
         1024, ge=1, le=65536,
         description="Inverted lists searched per query (IVF): higher finds more of the exact "
@@ -353,6 +365,35 @@ class GenerationSettings(_Section):
         description="Replace instruction-like sentences in passages (\"ignore previous "
         "instructions\", \"reveal the system prompt\", markdown images, URLs) with a "
         "placeholder before they reach the model.",
+    )
+
+
+class JobsSettings(_Section):
+    """Who runs ingest jobs: threads inside the web process, or Celery workers."""
+
+    runner: Literal["thread", "celery"] = Field(
+        "thread",
+        description="thread: a worker thread inside the web process (the embedded default). "
+        "celery: jobs are sent to Celery workers (`celery -A ingest.celery_app worker`) "
+        "through broker_url; the web processes only queue and report them.",
+    )
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Celery broker: redis://host:6379/0 or amqp://user:pass@host:5672// "
+        "(RabbitMQ).",
+    )
+    queue: str = Field("enclave.ingest", description="Celery queue the file tasks go to.")
+    visibility_timeout_s: int = Field(
+        1800, ge=5,
+        description="Redis broker: a task not acknowledged this long after delivery (its "
+        "worker died) goes to another worker. Keep it above the slowest file's parse + "
+        "embed time (ingest.sandbox.timeout_s bounds parsing). RabbitMQ redelivers as soon "
+        "as the dead worker's connection drops.",
+    )
+    prefetch: int = Field(
+        1, ge=1, le=64,
+        description="Tasks a worker process reserves ahead (1: a killed worker holds back "
+        "only the file it was working on).",
     )
 
 

@@ -30,6 +30,7 @@ from config.sections import (
     EmbeddingSettings,
     GenerationSettings,
     IngestSettings,
+    JobsSettings,
     LdapSettings,
     RetrievalSettings,
     SandboxSettings,
@@ -46,6 +47,7 @@ __all__ = [
     "EmbeddingSettings",
     "GenerationSettings",
     "IngestSettings",
+    "JobsSettings",
     "LdapSettings",
     "RetrievalSettings",
     "SandboxSettings",
@@ -90,6 +92,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 

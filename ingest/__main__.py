@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         "IVF4096,SQ8, IVF1024,Flat, ...)",
     )
     parser.add_argument(
-        "--resume", action="store_true", help="finish jobs interrupted by a crash or restart"
+        "--resume", action="store_true",
+        help="finish jobs interrupted by a crash or restart (jobs.runner celery: send their "
+        "unfinished files to the queue again, for a broker that lost its messages)",
     )
     parser.add_argument("--profile", default=None, help="settings profile (ENCLAVE_PROFILE)")
     return parser
@@ -81,13 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.rebuild_index:
             return _rebuild(ingestor, args)
 
+        if settings.jobs.runner == "celery" and args.resume:
+            from ingest.queue import CeleryDispatcher
+
+            queued = JobManager(stack.sessions, ingestor,
+                                dispatch=CeleryDispatcher(settings)).requeue()
+            print(f"{queued} unfinished files sent to the queue again")
+            return 0
+
         # Startup recovery, as the web app does: interrupted jobs go back to the queue and
         # the index is re-aligned with the catalog (a crash may have hit between the two).
+        # With Celery workers the broker holds unfinished jobs: they are not touched here.
         stack.embedder.warm_up()
         warm_parser = getattr(ingestor.parser, "warm_up", None)
         if warm_parser is not None:
             warm_parser()
-        jobs.recover()
+        if settings.jobs.runner != "celery":
+            jobs.recover()
         ingestor.check(repair=True)
         jobs.check_orphans(repair=True)
         if args.resume:

@@ -4,12 +4,18 @@ A job holds its files with per-file status and stage; the worker commits each fi
 as it finishes, so a job interrupted by a crash continues from the last committed file when
 the process starts again. Re-running a file that was committed just before the crash finds
 the same content hash and reports ``unchanged``: vectors are never duplicated.
+
+With a ``dispatch`` callable (``jobs.runner: celery``, :mod:`ingest.queue`) the manager only
+records jobs and hands each file to the queue; Celery workers run :meth:`JobManager.run_file`
+per file and the last file to finish closes the job. Progress, cancel and retry read and
+write the same rows in both modes.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,15 @@ from ingest.pipeline import Ingestor, validate_collection_name
 from ingest.results import BatchItem, FileResult
 
 log = logging.getLogger(__name__)
+
+ORPHAN_AGE_S = 3600  # an upload without a document or job row is an orphan after this long
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # gone meanwhile: not ours to delete
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +74,13 @@ def job_json(job: IngestJob) -> dict[str, Any]:
 class JobManager:
     """Creates jobs and runs them on worker threads (one by default: one writer)."""
 
-    def __init__(self, sessions: sessionmaker[Session], ingestor: Ingestor, workers: int = 1):
+    def __init__(self, sessions: sessionmaker[Session], ingestor: Ingestor, workers: int = 1,
+                 dispatch: Callable[[int, list[int]], None] | None = None):
+        """``dispatch(job_id, file_ids)``: send files to an external queue instead of threads."""
         self._sessions = sessions
         self._ingestor = ingestor
         self._workers = workers
+        self._dispatch = dispatch
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -87,8 +105,50 @@ class JobManager:
             session.add(job)
             session.commit()
             job_id = job.id
+            file_ids = [f.id for f in job.files]
+        if self._dispatch is not None:
+            self._send(job_id, file_ids)
         self._notify()
         return job_id
+
+    def _send(self, job_id: int, file_ids: list[int]) -> None:
+        """Hand files to the queue; if it refuses, the job fails with the reason (retryable)."""
+        assert self._dispatch is not None
+        try:
+            self._dispatch(job_id, file_ids)
+        except Exception as exc:  # noqa: BLE001 - the reason goes on the job, for the user
+            log.error("job %s could not be queued: %s", job_id, exc)
+            reason = str(exc)[:500]
+            with self._sessions() as session:
+                session.execute(update(IngestJobFile).where(
+                    IngestJobFile.id.in_(file_ids), IngestJobFile.status == "queued",
+                ).values(status="failed", error=reason))
+                session.execute(update(IngestJob).where(IngestJob.id == job_id).values(
+                    status="failed", error=reason, finished_at=now()))
+                session.commit()
+
+    def requeue(self) -> int:
+        """Send the unfinished files of unfinished jobs to the queue again; returns how many.
+
+        For a broker that lost its messages (restarted without persistence). A file that is
+        still queued as well runs twice harmlessly (the second run finds it ``unchanged``).
+        """
+        if self._dispatch is None:
+            return self.recover()
+        with self._sessions() as session:
+            rows = session.execute(
+                select(IngestJobFile.job_id, IngestJobFile.id)
+                .join(IngestJob, IngestJob.id == IngestJobFile.job_id)
+                .where(IngestJob.status.in_(("queued", "running")),
+                       IngestJobFile.status.in_(("queued", *FILE_ACTIVE)))
+                .order_by(IngestJobFile.job_id, IngestJobFile.ordinal)
+            ).all()
+        by_job: dict[int, list[int]] = {}
+        for job_id, file_id in rows:
+            by_job.setdefault(job_id, []).append(file_id)
+        for job_id, file_ids in by_job.items():
+            self._dispatch(job_id, file_ids)
+        return len(rows)
 
     def get(self, job_id: int) -> dict[str, Any] | None:
         """The job as JSON, or None."""
@@ -153,17 +213,24 @@ class JobManager:
                     IngestJobFile.status.in_(("queued", "failed", "cancelled", *FILE_ACTIVE)),
                 )
             ))
+        # Another web process may have stored an upload whose job it has not recorded yet:
+        # only uploads older than an hour count as orphans.
+        settled = time.time() - ORPHAN_AGE_S
         orphans = []
         if settings.uploads_dir.is_dir():
-            orphans += [p for p in settings.uploads_dir.iterdir() if p.name not in keep]
-        if settings.index_dir.is_dir():
-            orphans += [p for p in settings.index_dir.iterdir() if p.name.endswith(".tmp")]
-        if orphans:
-            problems.append(f"{len(orphans)} orphan files: "
-                            + ", ".join(sorted(p.name for p in orphans)[:5]))
-            if repair:
-                for path in orphans:
-                    path.unlink(missing_ok=True)
+            orphans += [p for p in settings.uploads_dir.iterdir()
+                        if p.name not in keep and _mtime(p) < settled]
+        # Temp index files are looked at under the writer lock: a writer in another process
+        # may be saving one right now.
+        with self._ingestor.writer_lock():
+            if settings.index_dir.is_dir():
+                orphans += [p for p in settings.index_dir.iterdir() if p.name.endswith(".tmp")]
+            if orphans:
+                problems.append(f"{len(orphans)} orphan files: "
+                                + ", ".join(sorted(p.name for p in orphans)[:5]))
+                if repair:
+                    for path in orphans:
+                        path.unlink(missing_ok=True)
         return problems
 
     # -- worker ------------------------------------------------------------------------
@@ -182,7 +249,9 @@ class JobManager:
         return int(n or 0)
 
     def start(self) -> None:
-        """Recover interrupted jobs and start the worker threads."""
+        """Recover interrupted jobs and start the worker threads (none with a queue)."""
+        if self._dispatch is not None:
+            return  # the queue's workers own the jobs; the broker keeps unfinished files
         self.recover()
         for i in range(self._workers):
             t = threading.Thread(target=self._loop, name=f"ingest-worker-{i}", daemon=True)
@@ -283,6 +352,82 @@ class JobManager:
         self._finish(job_id, status, None)
         return self.get(job_id) or {}
 
+    # -- one file, on a queue worker ----------------------------------------------------
+    def run_file(self, job_id: int, file_id: int) -> str:
+        """Ingest one file of a job (a Celery task's body); returns the file's final status.
+
+        Idempotent: a file that already has an outcome is left alone; a file found in an
+        active stage was interrupted by a dead worker, so the index is repaired against the
+        catalog first (a death between the catalog commit and the snapshot save leaves
+        chunks without vectors). The last file to finish closes the job.
+        """
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            jf = session.get(IngestJobFile, file_id)
+            if job is None or jf is None or jf.job_id != job_id:
+                log.warning("job %s file %s: not in the catalog, skipped", job_id, file_id)
+                return "missing"
+            if jf.status not in ("queued", *FILE_ACTIVE):
+                status = jf.status  # delivered again after its outcome was committed
+            elif job.cancel_requested or job.status in ("cancelled", "failed"):
+                jf.status = status = "cancelled"
+            else:
+                status = ""
+                interrupted = jf.status in FILE_ACTIVE
+                if job.status == "queued":
+                    job.status = "running"
+                    job.started_at = job.started_at or now()
+                collection = job.collection
+                restrict = tuple(g for g in job.restrict_to.split(",") if g)
+                item = BatchItem(Path(jf.path), jf.name, jf.storage_name, restrict)
+            session.commit()
+        if status:
+            self._close_if_finished(job_id)
+            return status
+        if interrupted:
+            problems = self._ingestor.check(repair=True)
+            if problems:
+                log.warning("job %s file %s was interrupted; repaired: %s", job_id, file_id,
+                            "; ".join(problems))
+        result: list[FileResult] = []
+
+        def on_stage(_i: int, stage: str) -> None:
+            self._set_file(file_id, status=stage)
+
+        def on_result(_i: int, outcome: FileResult) -> None:
+            self._set_file(file_id, status=outcome.status, error=outcome.error,
+                           document_id=outcome.document_id, version=outcome.version,
+                           chunks=outcome.chunks)
+            if outcome.status == "unchanged" and item.storage_name:
+                (self._ingestor.settings.uploads_dir / item.storage_name).unlink(missing_ok=True)
+            result.append(outcome)
+
+        self._ingestor.ingest_batch([item], collection, on_stage=on_stage, on_result=on_result,
+                                    should_cancel=lambda: self._cancel_requested(job_id))
+        if not result:  # cancelled before it started
+            self._set_file(file_id, status="cancelled")
+        self._close_if_finished(job_id)
+        return result[0].status if result else "cancelled"
+
+    def _close_if_finished(self, job_id: int) -> None:
+        """Give the job its final status once no file is queued or in progress."""
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            if job is None or job.status not in ("queued", "running"):
+                return
+            if any(f.status in ("queued", *FILE_ACTIVE) for f in job.files):
+                return
+            if job.cancel_requested:
+                status = "cancelled"
+            elif any(f.status == "failed" for f in job.files):
+                status = "failed"
+            else:
+                status = "done"
+            session.execute(update(IngestJob).where(
+                IngestJob.id == job_id, IngestJob.status.in_(("queued", "running"))
+            ).values(status=status, finished_at=now()))
+            session.commit()
+
     def _cancel_requested(self, job_id: int) -> bool:
         with self._sessions() as session:
             return bool(session.scalar(
@@ -302,8 +447,6 @@ class JobManager:
 
     def wait(self, job_id: int, timeout: float = 600, poll: float = 0.1) -> dict[str, Any]:
         """Block until the job has finished (for API clients that ask to wait, and tests)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             job = self.get(job_id)

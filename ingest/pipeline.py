@@ -28,7 +28,7 @@ from db.models import Collection
 from ingest.recovery import check_index, rebuild_indexes
 from ingest.results import BatchItem, FileResult, IngestStats, PreparedFile
 from ingest.types import Chunker, IngestError, Parser, file_type_for
-from ingest.writer import DocumentWriter
+from ingest.writer import DocumentWriter, WriterLock
 from retrieval.types import Embedder, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,10 @@ class Ingestor:
     def parser(self) -> Parser:
         """The parser files go through (sandboxed by default)."""
         return self._parser
+
+    def writer_lock(self) -> WriterLock:
+        """The data directory's writer lock (reentrant), for changes made outside this class."""
+        return self._writer.lock()
 
     @property
     def settings(self) -> Settings:
@@ -182,21 +186,24 @@ class Ingestor:
                 return
             t1 = time.perf_counter()
             offset = 0
-            for i, p in pending:
-                n = len(p.drafts)
-                if cancelled():
-                    finish(i, FileResult(p.item.name, "cancelled"))
-                else:
-                    stage(i, "indexing")
-                    result = self._commit_safely(collection, p, vectors[offset : offset + n])
-                    if result.status in ("added", "replaced"):
-                        self.stats.add(files=1, chunks=result.chunks,
-                                       text_chars=sum(len(d.text) for d in p.drafts))
-                    finish(i, result)
-                offset += n
-            # One index save per batch, not per file: a crash before it leaves committed
-            # chunks without vectors, which start-up repair (check) re-embeds from the catalog.
-            self._writer.save_index(collection)
+            # The writer lock is held from the first commit to the save that publishes them,
+            # so a writer in another process (a Celery worker, the CLI) never starts from a
+            # snapshot without them. One index save per batch, not per file: a crash before
+            # it leaves committed chunks without vectors, which repair (check) re-embeds.
+            with self._writer.lock():
+                for i, p in pending:
+                    n = len(p.drafts)
+                    if cancelled():
+                        finish(i, FileResult(p.item.name, "cancelled"))
+                    else:
+                        stage(i, "indexing")
+                        result = self._commit_safely(collection, p, vectors[offset : offset + n])
+                        if result.status in ("added", "replaced"):
+                            self.stats.add(files=1, chunks=result.chunks,
+                                           text_chars=sum(len(d.text) for d in p.drafts))
+                        finish(i, result)
+                    offset += n
+                self._writer.save_index(collection)
             self.stats.add(embed_s=t1 - t0, index_s=time.perf_counter() - t1)
             pending.clear()
 

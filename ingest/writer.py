@@ -32,9 +32,14 @@ log = logging.getLogger(__name__)
 
 
 class WriterLock:
-    """Thread lock + inter-process file lock: one writer per data directory."""
+    """Thread lock + inter-process file lock: one writer per data directory.
 
-    def __init__(self, thread_lock: threading.Lock, file_lock: FileLock) -> None:
+    Reentrant, so a batch can hold it across several commits and the index save that
+    publishes them: another process never loads a snapshot that is missing changes this one
+    made (a lost update when both then save).
+    """
+
+    def __init__(self, thread_lock: threading.RLock, file_lock: FileLock) -> None:
         self._thread_lock = thread_lock
         self._file_lock = file_lock
 
@@ -60,7 +65,7 @@ class DocumentWriter:
         self._settings = settings
         self._sessions = session_factory
         self._index = index
-        self._thread_lock = threading.Lock()
+        self._thread_lock = threading.RLock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._file_lock = FileLock(str(settings.data_dir / ".writer.lock"))
 

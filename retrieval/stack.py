@@ -60,7 +60,8 @@ def build_vector_index(settings: Settings, embedder: SentenceTransformersEmbedde
     backend = settings.retrieval.vector_backend
     if backend == "faiss":
         return FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension,
-                               nprobe=settings.retrieval.index.nprobe)
+                               nprobe=settings.retrieval.index.nprobe,
+                               mmap=settings.retrieval.index.mmap)
     raise ValueError(f"unknown retrieval.vector_backend {backend!r}")
 
 

