@@ -25,6 +25,7 @@ from retrieval.types import Hit
 from services import access, audit
 from services.actor import Actor
 from services.errors import Invalid, NotFound, Refused
+from services.feedback import Rated, own_ratings
 
 HIDDEN_ANSWER = "(hidden: this answer cites a document you can no longer read)"
 
@@ -51,6 +52,7 @@ class Turn:
     mode: str
     model: str
     cited: list[dict[str, Any]]
+    feedback: Rated | None = None  # the actor's own rating of this answer, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,8 @@ class Asking:
         """One of the actor's conversations (NotFound for anyone else's).
 
         A turn citing a document the actor can no longer read is hidden: access was revoked
-        since, and the history must not keep showing it.
+        since, and the history must not keep showing it (nor the rating of it). Each turn
+        carries the actor's own earlier rating of that answer, if any.
         """
         with self._sessions() as db:
             conv = db.get(Conversation, conversation_id)
@@ -169,13 +172,16 @@ class Asking:
                 raise NotFound(f"no conversation {conversation_id}")
             coll = get_collection(db, conv.collection)
             allowed = (allowed_document_ids(db, coll.id, actor.principal) if coll else set())
+            records = list(db.scalars(select(AnswerRecord)
+                                      .where(AnswerRecord.conversation_id == conv.id)
+                                      .order_by(AnswerRecord.id)))
+            ratings = own_ratings(db, actor.user_id, [rec.id for rec in records])
             turns = []
-            for rec in db.scalars(select(AnswerRecord)
-                                  .where(AnswerRecord.conversation_id == conv.id)
-                                  .order_by(AnswerRecord.id)):
+            for rec in records:
                 turn = Turn(rec.id, rec.at.isoformat() + "Z", rec.question, rec.answer,
-                            rec.abstained, rec.mode, rec.model_name, json.loads(rec.cited))
+                            rec.abstained, rec.mode, rec.model_name, json.loads(rec.cited),
+                            ratings.get(rec.id))
                 if any(c.get("document_id") not in allowed for c in turn.cited):
-                    turn = replace(turn, answer=HIDDEN_ANSWER, cited=[])
+                    turn = replace(turn, answer=HIDDEN_ANSWER, cited=[], feedback=None)
                 turns.append(turn)
             return Thread(conv.id, conv.collection, conv.title, turns)

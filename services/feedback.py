@@ -86,6 +86,16 @@ def _rated_answer(fb: AnswerFeedback, rec: AnswerRecord) -> RatedAnswer:
     )
 
 
+def own_ratings(db: Session, user_id: int | None, record_ids: list[int]) -> dict[int, Rated]:
+    """The ratings ``user_id`` gave to the answers ``record_ids``, by answer (nobody else's)."""
+    if user_id is None or not record_ids:
+        return {}
+    rows = db.scalars(select(AnswerFeedback).where(AnswerFeedback.record_id.in_(record_ids),
+                                                   AnswerFeedback.user_id == user_id))
+    return {fb.record_id: Rated(fb.record_id, fb.rating, fb.comment, _iso(fb.updated_at))
+            for fb in rows}
+
+
 def _check(rating: str, comment: str | None) -> str:
     if rating not in RATINGS:
         raise Invalid(f"must be one of {', '.join(RATINGS)}", field="rating")

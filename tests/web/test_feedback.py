@@ -131,6 +131,49 @@ def test_someone_elses_answer_is_the_same_404_as_an_unknown_one(app: Any, pat: A
     assert _stored(app, evidence) == ("up", "good")
 
 
+def test_a_reopened_conversation_shows_only_its_owners_rating(app: Any, pat: Any, bob: Any,
+                                                                admin: Any) -> None:
+    first = pat.post("/api/v1/ask", json={"question": "Who approves travel?",
+                                          "collection": "handbook"}).get_json()
+    conv_id = first["conversation_id"]
+    rated = first["evidence_id"]
+    unrated = pat.post("/api/v1/ask", json={"question": QUESTION, "collection": "handbook",
+                                            "conversation_id": conv_id}).get_json()["evidence_id"]
+    pat.post(_url(rated), json={"rating": "down", "comment": "Wrong approver."})
+
+    resp = pat.get(f"/api/v1/conversations/{conv_id}")
+    assert resp.status_code == 200, resp.get_json()
+    turns = {t["id"]: t for t in resp.get_json()["turns"]}
+    assert set(turns) == {rated, unrated}
+    fb = turns[rated]["feedback"]
+    assert (fb["evidence_id"], fb["rating"], fb["comment"]) == (rated, "down", "Wrong approver.")
+    assert fb["rated_at"].endswith("Z")
+    assert turns[unrated]["feedback"] is None
+    pat.post(_url(rated), json={"rating": "up"})  # rating again: the reopened turn follows
+    again = pat.get(f"/api/v1/conversations/{conv_id}").get_json()["turns"]
+    assert [(t["feedback"] or {}).get("rating") for t in again] == ["up", None]
+
+    # Nobody else sees the conversation, hence the rating: the same 404 as an unknown id.
+    for other in (bob, admin):
+        _envelope(other.get(f"/api/v1/conversations/{conv_id}"), 404)
+    # and the service only ever attaches the actor's own ratings, even to a record id it is given
+    from services.feedback import own_ratings
+
+    with app.extensions["enclave"].stack.sessions() as db:
+        assert own_ratings(db, _user_id(app, "bob"), [rated]) == {}
+        assert own_ratings(db, _user_id(app, "pat"), [rated])[rated].rating == "up"
+        assert own_ratings(db, None, [rated]) == {}
+
+
+def _user_id(app: Any, username: str) -> int:
+    from sqlalchemy import select
+
+    from db.models import User
+
+    with app.extensions["enclave"].stack.sessions() as db:
+        return db.scalars(select(User.id).where(User.username == username)).one()
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"rating": "meh"}, "rating"),
     ({"rating": "DOWN"}, "rating"),

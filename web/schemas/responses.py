@@ -252,6 +252,15 @@ class ConversationsOut(Out):
     conversations: list[ConversationSummary]
 
 
+class FeedbackOut(Out):
+    """Your rating of an answer, as stored (it replaces any earlier one)."""
+
+    evidence_id: int
+    rating: str
+    comment: str
+    rated_at: str
+
+
 class TurnOut(Out):
     """A question and its answer in a conversation."""
 
@@ -263,6 +272,8 @@ class TurnOut(Out):
     mode: str
     model: str
     cited: list[dict[str, Any]]
+    feedback: FeedbackOut | None = Field(
+        description="Your own earlier rating of this answer; null when not rated.")
 
 
 class ConversationOut(Out):
@@ -272,15 +283,6 @@ class ConversationOut(Out):
     collection: str
     title: str
     turns: list[TurnOut]
-
-
-class FeedbackOut(Out):
-    """Your rating of an answer, as stored (it replaces any earlier one)."""
-
-    evidence_id: int
-    rating: str
-    comment: str
-    rated_at: str
 
 
 class RatedAnswerOut(Out):

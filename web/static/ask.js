@@ -10,6 +10,7 @@
   const statusEl = document.getElementById("status");
   const citationsEl = document.getElementById("citations");
   const button = document.getElementById("ask-button");
+  const stopButton = document.getElementById("stop-button");
 
   const modeEl = document.getElementById("mode");
   const UNSUPPORTED_TITLE = "not supported by the cited source";
@@ -201,13 +202,23 @@
     delete feedbackEl.dataset.rating;
   }
 
-  function showFeedback(evidenceId) {
+  function pressThumb(rating) {
+    for (const b of thumbs) {
+      b.setAttribute("aria-pressed", b.dataset.rating === rating ? "true" : "false");
+    }
+  }
+
+  // rated: the earlier rating of a reopened answer ({rating, comment}), or none.
+  function showFeedback(evidenceId, rated) {
     if (!feedbackEl || !evidenceId) return;
     feedbackEl.dataset.evidence = String(evidenceId);
     delete feedbackEl.dataset.rating;
-    for (const b of thumbs) b.setAttribute("aria-pressed", "false");
-    feedbackComment.value = "";
-    feedbackStatus.textContent = "";
+    if (rated) feedbackEl.dataset.rating = rated.rating;
+    pressThumb(rated ? rated.rating : null);
+    feedbackComment.value = rated ? rated.comment : "";
+    feedbackStatus.textContent = rated ? "You rated this answer earlier: "
+      + (rated.rating === "up" ? "thumbs up" : "thumbs down")
+      + (rated.comment ? ", with the comment below." : ".") : "";
     feedbackEl.hidden = false;
   }
 
@@ -236,9 +247,7 @@
       }
       const saved = await resp.json();
       feedbackEl.dataset.rating = saved.rating;
-      for (const b of thumbs) {
-        b.setAttribute("aria-pressed", b.dataset.rating === saved.rating ? "true" : "false");
-      }
+      pressThumb(saved.rating);
       feedbackStatus.textContent = "Thank you: your "
         + (saved.rating === "up" ? "thumbs up" : "thumbs down")
         + (saved.comment ? " and comment were" : " was") + " saved.";
@@ -286,11 +295,36 @@
     modeEl.hidden = true;
     statusEl.textContent = "Earlier question: " + last.question;
     renderAnswer(last.answer);
-    showFeedback(last.id);
+    showFeedback(last.id, last.feedback);
     answerEl.dataset.history = "1";
   }
 
   loadHistory();
+
+  // Stop: while an answer streams, the Stop button (or Escape) aborts the request; the partial
+  // answer stays, marked as stopped in words (it was not checked against its sources).
+  let streaming = null;  // the AbortController of the answer streaming now
+  function stopStreaming() {
+    if (streaming) streaming.abort();
+  }
+  stopButton.addEventListener("click", stopStreaming);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && streaming) {
+      e.preventDefault();
+      stopStreaming();
+    }
+  });
+
+  function markStopped(state) {
+    answerEl.dataset.stopped = "1";
+    const note = document.createElement("span");
+    note.className = "stopped-note";
+    note.textContent = state.text
+      ? "Stopped: this answer is incomplete and was not checked against its sources."
+      : "Stopped before an answer was written.";
+    answerEl.appendChild(note);
+    statusEl.textContent = "Stopped.";
+  }
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -301,11 +335,18 @@
     hideFeedback();
     delete answerEl.dataset.done;
     delete answerEl.dataset.mode;
+    delete answerEl.dataset.stopped;
     modeEl.hidden = true;
     modeEl.textContent = "";
     citationsEl.replaceChildren();
     statusEl.textContent = "Searching…";
+    const controller = new AbortController();
+    streaming = controller;
+    const refocus = document.activeElement === button;
     button.disabled = true;
+    stopButton.hidden = false;
+    if (refocus) stopButton.focus();  // the disabled Ask button would drop the focus
+    answerEl.setAttribute("aria-busy", "true");  // read the answer once, not token by token
     const state = { text: "" };
     try {
       const resp = await fetch("/api/v1/ask", {
@@ -313,6 +354,7 @@
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream",
                    "X-CSRFToken": csrfToken() },
         body: JSON.stringify({ question, collection, stream: true }),
+        signal: controller.signal,
       });
       if (!resp.ok) {
         let message = "Request failed (" + resp.status + ")";
@@ -336,9 +378,15 @@
         }
       }
     } catch (err) {
-      statusEl.textContent = "Connection failed: " + err;
+      if (!controller.signal.aborted) statusEl.textContent = "Connection failed: " + err;
+      else if (!answerEl.dataset.done) markStopped(state);
     } finally {
+      streaming = null;
+      const hadFocus = document.activeElement === stopButton;
+      stopButton.hidden = true;
+      answerEl.removeAttribute("aria-busy");
       button.disabled = false;
+      if (hadFocus) button.focus();
       loadHistory();
     }
   });
