@@ -26,9 +26,24 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return load_settings(profile="test", overrides={"data_dir": str(data_dir), **overrides})
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Contract suites (``pytest.mark.both_databases``) run once per catalog: SQLite, PostgreSQL."""
+    if (metafunc.definition.get_closest_marker("both_databases")
+            and "catalog" in metafunc.fixturenames):
+        metafunc.parametrize("catalog", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Test settings with an empty data dir of its own."""
+def catalog(request: pytest.FixtureRequest) -> str:
+    """Which catalog database the test runs on: ``sqlite`` unless the suite runs on both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, catalog: str, request: pytest.FixtureRequest) -> Settings:
+    """Test settings with an empty data dir (and, on PostgreSQL, an empty database) of its own."""
+    if catalog == "postgres":
+        return make_settings(tmp_path / "data", database_url=request.getfixturevalue("pg_url"))
     return make_settings(tmp_path / "data")
 
 
@@ -163,12 +178,77 @@ def login(client, username: str, password: str):  # type: ignore[no-untyped-def]
     return client.post("/login", data={"username": username, "password": password})
 
 
+@pytest.fixture(scope="session")
+def handbook_pg(tmp_path_factory: pytest.TempPathFactory, sample_corpus: Path
+                ) -> Iterator[tuple[Path, str]]:
+    """The handbook ingested once into a PostgreSQL template database: (data dir, template)."""
+    from sqlalchemy import create_engine, text
+
+    from ingest.stack import build_ingestor
+    from retrieval.stack import build_retrieval
+
+    name = f"enclave_tpl_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - as pg_url
+        message = f"PostgreSQL is not reachable at {POSTGRES}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    data_dir = tmp_path_factory.mktemp("handbook_pg")
+    stack = build_retrieval(make_settings(data_dir, database_url=f"{POSTGRES}/{name}"))
+    results = build_ingestor(stack).ingest_paths(
+        [(p, p.name) for p in sorted(sample_corpus.iterdir())], "handbook")
+    stack.close()
+    stack.engine.dispose()
+    assert all(r.status == "added" for r in results), results
+    try:
+        yield data_dir, name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _pg_copy_of(template: str) -> Iterator[str]:
+    """A new database cloned from ``template`` (CREATE DATABASE ... TEMPLATE), dropped after."""
+    from sqlalchemy import create_engine, text
+
+    name = f"enclave_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def app(handbook_copy: Path):  # type: ignore[no-untyped-def]
+def handbook_settings(catalog: str, tmp_path: Path, request: pytest.FixtureRequest
+                      ) -> Iterator[Settings]:
+    """Settings over a private copy of the ingested handbook, on the suite's catalog."""
+    if catalog != "postgres":
+        yield make_settings(request.getfixturevalue("handbook_copy"))
+        return
+    data_dir, template = request.getfixturevalue("handbook_pg")
+    target = tmp_path / "handbook_pg_copy"
+    shutil.copytree(data_dir, target)
+    copies = _pg_copy_of(template)
+    yield make_settings(target, database_url=next(copies))
+    copies.close()
+
+
+@pytest.fixture
+def app(handbook_settings: Settings):  # type: ignore[no-untyped-def]
     """The Flask app over a writable copy of the ingested handbook, with an admin ``admin``."""
     from web import create_app, start
 
-    application = start(create_app(make_settings(handbook_copy)))
+    application = start(create_app(handbook_settings))
     application.config["TESTING"] = True
     application.test_client_class = _client_class()
     make_user(application, "admin", "admin", password=ADMIN_PASSWORD)

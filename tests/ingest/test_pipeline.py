@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from db.models import Chunk, Collection, Document
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 
 def _state(stack, collection: str = "c") -> tuple[list[tuple], list[int]]:  # type: ignore[no-untyped-def]

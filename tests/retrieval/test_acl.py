@@ -33,7 +33,7 @@ from retrieval.acl import (
 from retrieval.catalog import get_collection, get_or_create_collection
 from retrieval.retriever import SearchFilter
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 MODES = ("dense", "keyword", "hybrid")
 

@@ -25,7 +25,7 @@ from db.models import Chunk, Document
 from retrieval.acl import Principal, grant_collection, restrict_document
 from retrieval.catalog import get_collection
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 TENANTS = ("acme", "globex")
 GROUPS = ("finance", "legal", "research")

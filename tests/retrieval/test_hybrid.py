@@ -10,7 +10,7 @@ from sqlalchemy import text
 from retrieval.backends.sqlite_fts import fts_query
 from retrieval.retriever import SearchFilter
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 
 def test_fts_query_keeps_content_words_only() -> None:
@@ -27,8 +27,13 @@ def _add(ingestor, tmp_path: Path, name: str, body: str):  # type: ignore[no-unt
 
 
 def _fts_count(stack, word: str = "zebrafish") -> int:  # type: ignore[no-untyped-def]
+    """Chunks the catalog's own full-text index finds for ``word`` (FTS5 or tsvector)."""
     with stack.sessions() as s:
-        sql = text("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :w")
+        if stack.engine.dialect.name == "postgresql":
+            sql = text("SELECT count(*) FROM chunks "
+                       "WHERE search_vector @@ plainto_tsquery('english', :w)")
+        else:
+            sql = text("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :w")
         return int(s.execute(sql, {"w": word}).scalar())
 
 

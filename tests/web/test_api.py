@@ -10,7 +10,7 @@ import pytest
 
 from tests.web.conftest import parse_sse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 HANDBOOK_DOCS = {
     "travel-and-expenses.pdf", "leave-policy.docx", "it-security.html", "onboarding.md",

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import USER_PASSWORD, login, make_user
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 CANARY = "CANARY-HR-7f3a9c"
 HR_TEXT = (
