@@ -40,9 +40,11 @@ run: ingest-sample  ## set up, ingest the sample corpus, create the admin once, 
 serve: venv  ## serve the web app only
 	$(PY) -m web serve
 
-system-deps:  ## Debian packages the tests need (chromium for the browser tests, slapd for LDAP login)
-	@command -v chromium >/dev/null && test -x /usr/sbin/slapd || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium slapd ldap-utils >/dev/null; }
+system-deps:  ## Debian packages (chromium: browser tests, slapd: LDAP login, tesseract: OCR)
+	@command -v chromium >/dev/null && test -x /usr/sbin/slapd && command -v tesseract >/dev/null \
+	  && tesseract --list-langs 2>/dev/null | grep -qx eng || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium slapd ldap-utils \
+	    tesseract-ocr tesseract-ocr-eng >/dev/null; }
 
 test: venv system-deps  ## set up and run the whole test suite
 	$(VENV)/bin/ruff check .

@@ -106,7 +106,8 @@ class SandboxSettings(_Section):
         description="Largest extracted text (serialized blocks) of one file, in MiB; bounds "
         "the memory and time chunking and embedding one file can take.",
     )
-    max_pages: int = Field(2000, ge=1, description="PDFs with more pages are refused.")
+    max_pages: int = Field(2000, ge=1, description="PDFs (and TIFF images) with more pages are "
+                           "refused.")
 
 
 class IngestSettings(_Section):
@@ -115,7 +116,7 @@ class IngestSettings(_Section):
     allowed_extensions: list[str] = Field(
         default_factory=lambda: [
             ".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".md", ".markdown", ".txt",
-            ".eml",
+            ".eml", ".png", ".jpg", ".jpeg", ".tif", ".tiff",
         ],
         description="File extensions accepted for ingestion (lower case, with the dot).",
     )
@@ -125,7 +126,25 @@ class IngestSettings(_Section):
         description="PDF text and structure: pdfium (text layer, headings from font sizes, "
         "running headers dropped; ~40x faster) or unstructured (pdfminer 'fast' strategy).",
     )
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="OCR of scanned PDF pages (pages without a text layer) and images (PNG, "
+        "JPEG, TIFF) with Tesseract, in the parser sandbox. auto: when the tesseract binary "
+        "and the language data are installed (Debian: tesseract-ocr, tesseract-ocr-eng); "
+        "otherwise such files fail with a reason naming the package. off: never.",
+    )
+    ocr_languages: str = Field(
+        "eng", pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+        description="Tesseract languages, joined by '+' (e.g. eng+deu); each needs its "
+        "tesseract-ocr-<lang> package (docs/operations.md, OCR).",
+    )
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    sync_interval_s: int = Field(
+        3600, ge=0,
+        description="Synced folders: seconds between scheduled syncs of a source that sets "
+        "no interval of its own (0: no scheduled syncs; `python -m ingest sync` still runs "
+        "them). The schedule runs in the web process's job thread (jobs.runner: thread).",
+    )
 
 
 class AbstentionSettings(_Section):
@@ -190,6 +209,13 @@ class VectorIndexSettings(_Section):
             return "Flat"
         nlist = 1 << max(4, round(math.log2(4 * math.sqrt(chunks))))
         return self.large_factory.replace("{nlist}", str(nlist))
+    gpu: bool = Field(
+        False,
+        description="With faiss-gpu and a CUDA device: searches without an access filter (admins, "
+        "no principal) run on a GPU copy of the index, made once per snapshot. Filtered "
+        "searches stay on the CPU index (FAISS GPU indexes take no bitmap ID selector). "
+        "Ignored, with a log line, where no GPU is found.",
+    )
     mmap: bool = Field(
         False,
         description="Readers memory-map index files instead of loading them: every web "
@@ -240,6 +266,12 @@ class RetrievalSettings(_Section):
     )
     candidates: int = Field(
         50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
+    )
+    concurrent_legs: bool = Field(
+        True,
+        description="hybrid/keyword: run the keyword leg on a second thread (its own database "
+        "session) while the question is embedded and the vector index searched. Both release "
+        "the GIL, so the legs overlap (bench/scale.py measures it).",
     )
     short_chunk_tokens: int = Field(
         32, ge=1, le=512,

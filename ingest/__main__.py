@@ -1,4 +1,7 @@
-"""CLI: ``python -m ingest PATH... --collection NAME [--json]`` and ``--check [--repair]``."""
+"""CLI: ``python -m ingest PATH... --collection NAME [--json]``, ``--check [--repair]``.
+
+``python -m ingest sync [--collection NAME] [--due] [--json]`` syncs the synced folders.
+"""
 
 from __future__ import annotations
 
@@ -48,8 +51,95 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_sync_parser() -> argparse.ArgumentParser:
+    """Argument parser of ``python -m ingest sync``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest sync",
+        description="Sync the folders attached to collections (admin page or API) once: new "
+        "files are added, changed ones replaced, documents whose file is gone deleted; each "
+        "source's changes run as one ingest job, here.",
+    )
+    parser.add_argument("--collection", "-c", default=None,
+                        help="only the sources of this collection")
+    parser.add_argument("--due", action="store_true",
+                        help="only the sources whose scheduled sync is due (for a cron job)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--profile", default=None, help="settings profile (ENCLAVE_PROFILE)")
+    return parser
+
+
+def sync_main(argv: list[str]) -> int:
+    """``python -m ingest sync``: returns 1 if a source or a file failed."""
+    args = build_sync_parser().parse_args(argv)
+    settings = cli_settings(args.profile)
+    if settings is None:
+        return 2
+
+    from ingest.jobs import JobManager
+    from ingest.stack import build_ingestor
+    from ingest.sync import Syncer, source_ids
+    from retrieval.stack import build_retrieval_for_cli
+
+    stack = build_retrieval_for_cli(settings)
+    if stack is None:
+        return 2
+    ingestor = build_ingestor(stack)
+    jobs = JobManager(stack.sessions, ingestor)
+    syncer = Syncer(stack.sessions, ingestor, jobs, settings.ingest.sync_interval_s)
+    try:
+        if settings.jobs.runner != "celery":
+            jobs.recover()
+        ingestor.check(repair=True)
+        ids = source_ids(stack.sessions, args.collection)
+        if args.due:
+            due = set(syncer.due_sources())
+            ids = [i for i in ids if i in due]
+        if not ids and not args.json:
+            print("no sources to sync")
+        out, bad = [], 0
+        for source_id in ids:
+            report = syncer.sync(source_id, created_by="cli")
+            pending = jobs.get(report.job_id) if report.busy and report.job_id else None
+            if (pending is not None and pending["status"] == "queued"
+                    and settings.jobs.runner != "celery"):
+                # its last sync was interrupted (recovered above): finish it, then sync again
+                jobs.run(pending["id"])
+                report = syncer.sync(source_id, created_by="cli")
+            entry = report.to_dict()
+            if report.error:
+                bad += 1
+            if not args.json:
+                print(f"source {source_id} {report.path} -> {report.collection}: "
+                      + (f"error: {report.error}" if report.error else
+                         f"job {report.job_id} still running" if report.busy else
+                         f"{len(report.new)} new, {len(report.changed)} changed, "
+                         f"{len(report.deleted)} deleted, {report.unchanged} unchanged, "
+                         f"{report.skipped} skipped"), flush=True)
+            if report.job_id is not None and not report.busy:
+                done = jobs.run(report.job_id)
+                entry["status"] = done.get("status")
+                entry["results"] = [{"name": f["name"], "status": f["status"],
+                                     "document_id": f["document_id"], "version": f["version"],
+                                     "chunks": f["chunks"], "error": f["error"]}
+                                    for f in done.get("files", [])]
+                bad += sum(f["status"] == "failed" for f in done.get("files", []))
+                if not args.json:
+                    for f in done.get("files", []):
+                        print(f"  {f['status']:<10} {f['name']}"
+                              + (f": {f['error']}" if f["error"] else ""), flush=True)
+            out.append(entry)
+        if args.json:
+            print(json.dumps({"sources": out}, indent=2))
+        return 1 if bad else 0
+    finally:
+        stack.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (1 if any file failed)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sync"]:  # a folder named sync: give it as ./sync
+        return sync_main(argv[1:])
     args = build_parser().parse_args(argv)
     settings = cli_settings(args.profile)
     if settings is None:
@@ -221,6 +311,8 @@ def _describe(result: object) -> str:
     assert isinstance(result, FileResult)
     if result.status == "failed":
         return f"FAILED     {result.name}: {result.error}"
+    if result.status == "deleted":
+        return f"deleted    {result.name}"
     version = f" v{result.version}" if result.version and result.version > 1 else ""
     return f"{result.status:<10} {result.name}{version} ({result.chunks} chunks)"
 

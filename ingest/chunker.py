@@ -191,6 +191,7 @@ class TokenChunker:
         text = BLOCK_SEPARATOR.join(b.text for _, b in buffer.blocks)
         kind = "table" if any(b.kind == "table" for _, b in buffer.blocks) else "text"
         only_title = all(b.kind == "title" for _, b in buffer.blocks)
+        confidence = _ocr_confidence([b for _, b in buffer.blocks])
         buffer.clear()
         assert first_offset + len(text) == last_offset + len(last_block.text)
         if only_title:
@@ -198,7 +199,8 @@ class TokenChunker:
             # heading paths, so no chunk of its own.
             return
         heading_path = self._fit_path(heading_path, limit)
-        yield from self._emit(text, first_offset, kind, page, heading_path, limit)
+        for draft in self._emit(text, first_offset, kind, page, heading_path, limit):
+            yield draft if confidence is None else replace(draft, ocr_confidence=confidence)
 
     def _emit(
         self,
@@ -248,3 +250,12 @@ class TokenChunker:
                 continue
             yield ChunkDraft(piece_text, kind, page, heading_path, piece_start,
                              piece_start + len(piece_text), piece_tokens, piece_embed)
+
+
+def _ocr_confidence(blocks: list[Block]) -> float | None:
+    """Mean OCR confidence of the OCRed blocks, weighted by their length (None: none OCRed)."""
+    scored = [(len(b.text), b.ocr_confidence) for b in blocks if b.ocr_confidence is not None]
+    chars = sum(n for n, _ in scored)
+    if not chars:
+        return None
+    return round(sum(n * c for n, c in scored) / chars, 1)

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import FILE_ACTIVE, Document, IngestJob, IngestJobFile, now
+from db.models import FILE_ACTIVE, Collection, Document, IngestJob, IngestJobFile, now
 from ingest.pipeline import Ingestor, validate_collection_name
 from ingest.results import BatchItem, FileResult
 
@@ -47,6 +47,19 @@ class NewFile:
     path: Path
     name: str
     storage_name: str | None = None
+    # This file's own groups (a synced subfolder's restriction); None: the job's.
+    restrict_to: tuple[str, ...] | None = None
+    # "delete": delete the document named ``name`` (a synced file that disappeared).
+    action: str = "ingest"
+
+
+def _groups(text: str) -> tuple[str, ...]:
+    return tuple(g for g in text.split(",") if g)
+
+
+def _check_groups(groups: Sequence[str]) -> None:
+    if any("," in g or not g.strip() for g in groups):
+        raise ValueError("group names must be non-empty and contain no commas")
 
 
 def job_json(job: IngestJob) -> dict[str, Any]:
@@ -84,6 +97,8 @@ class JobManager:
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        # Called by an idle worker thread about once a second (the sync scheduler's tick).
+        self.on_idle: Callable[[], object] | None = None
 
     # -- create and control ------------------------------------------------------------
     def create(self, collection: str, files: Sequence[NewFile], source: str = "upload", *,
@@ -93,13 +108,19 @@ class JobManager:
         ``restrict_to``: group names every document of the job is restricted to.
         """
         validate_collection_name(collection)
-        if any("," in g or not g.strip() for g in restrict_to):
-            raise ValueError("group names must be non-empty and contain no commas")
+        _check_groups(restrict_to)
+        for f in files:
+            _check_groups(f.restrict_to or ())
+            if f.action not in ("ingest", "delete"):
+                raise ValueError(f"unknown job file action {f.action!r}")
         with self._sessions() as session:
             job = IngestJob(collection=collection, source=source, created_by=created_by,
                             restrict_to=",".join(sorted(set(restrict_to))))
             job.files = [
-                IngestJobFile(ordinal=i, name=f.name, path=str(f.path), storage_name=f.storage_name)
+                IngestJobFile(ordinal=i, name=f.name, path=str(f.path), storage_name=f.storage_name,
+                              action=f.action,
+                              restrict_to=None if f.restrict_to is None
+                              else ",".join(sorted(set(f.restrict_to))))
                 for i, f in enumerate(files)
             ]
             session.add(job)
@@ -187,9 +208,10 @@ class JobManager:
             job = session.get(IngestJob, job_id)
             if job is None:
                 return None
-            again = [NewFile(Path(f.path), f.name, f.storage_name)
+            again = [NewFile(Path(f.path), f.name, f.storage_name,
+                             None if f.restrict_to is None else _groups(f.restrict_to), f.action)
                      for f in job.files if f.status in ("failed", "cancelled")
-                     and Path(f.path).exists()]
+                     and (f.action == "delete" or Path(f.path).exists())]
             collection, restrict, by = job.collection, job.restrict_to, job.created_by
         if not again:
             return None
@@ -287,6 +309,11 @@ class JobManager:
         while not self._stopping:
             job_id = self._claim()
             if job_id is None:
+                if self.on_idle is not None:
+                    try:
+                        self.on_idle()
+                    except Exception:  # noqa: BLE001 - the scheduler must not kill the worker
+                        log.exception("idle task failed")
                 with self._wake:
                     self._wake.wait(timeout=1.0)
                 continue
@@ -311,10 +338,19 @@ class JobManager:
                 job.started_at = job.started_at or now()
             session.commit()
             collection = job.collection
-            restrict = tuple(g for g in job.restrict_to.split(",") if g)
-            todo = [(f.id, BatchItem(Path(f.path), f.name, f.storage_name, restrict))
-                    for f in job.files if f.status == "queued"]
+            restrict = _groups(job.restrict_to)
+            todo = [(f.id, BatchItem(Path(f.path), f.name, f.storage_name,
+                                     restrict if f.restrict_to is None else _groups(f.restrict_to)))
+                    for f in job.files if f.status == "queued" and f.action == "ingest"]
+            removals = [(f.id, f.name) for f in job.files
+                        if f.status == "queued" and f.action == "delete"]
         file_ids = [fid for fid, _ in todo]
+        for fid, name in removals:
+            if self._cancel_requested(job_id) or self._stopping:
+                break
+            removed = self._remove(collection, fid, name)
+            if progress:
+                progress("result", {"index": -1, "result": removed})
 
         def on_stage(i: int, stage: str) -> None:
             self._set_file(file_ids[i], status=stage)
@@ -378,12 +414,18 @@ class JobManager:
                     job.status = "running"
                     job.started_at = job.started_at or now()
                 collection = job.collection
-                restrict = tuple(g for g in job.restrict_to.split(",") if g)
+                restrict = (_groups(job.restrict_to) if jf.restrict_to is None
+                            else _groups(jf.restrict_to))
                 item = BatchItem(Path(jf.path), jf.name, jf.storage_name, restrict)
+                action = jf.action
             session.commit()
         if status:
             self._close_if_finished(job_id)
             return status
+        if action == "delete":
+            removed = self._remove(collection, file_id, item.name)
+            self._close_if_finished(job_id)
+            return removed.status
         if interrupted:
             problems = self._ingestor.check(repair=True)
             if problems:
@@ -427,6 +469,20 @@ class JobManager:
                 IngestJob.id == job_id, IngestJob.status.in_(("queued", "running"))
             ).values(status=status, finished_at=now()))
             session.commit()
+
+    def _remove(self, collection: str, file_id: int, name: str) -> FileResult:
+        """Delete the document ``name`` of a delete action (idempotent: gone is deleted)."""
+        with self._sessions() as session:
+            found = session.execute(
+                select(Document.id, Document.version)
+                .join(Collection, Collection.id == Document.collection_id)
+                .where(Collection.name == collection, Document.name == name)).first()
+        doc_id, version = (found[0], found[1]) if found else (None, None)
+        if doc_id is not None:
+            self._ingestor.delete_document(collection, doc_id)
+        self._set_file(file_id, status="deleted", document_id=doc_id, version=version,
+                       chunks=0)
+        return FileResult(name, "deleted", doc_id, version)
 
     def _cancel_requested(self, job_id: int) -> bool:
         with self._sessions() as session:

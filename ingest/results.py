@@ -14,7 +14,7 @@ from typing import Literal
 
 from ingest.types import ChunkDraft
 
-Status = Literal["added", "replaced", "unchanged", "failed", "cancelled"]
+Status = Literal["added", "replaced", "unchanged", "failed", "cancelled", "deleted"]
 
 
 @dataclass(frozen=True, slots=True)

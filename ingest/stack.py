@@ -16,13 +16,17 @@ PARSERS: dict[str, type[UnstructuredParser]] = {
 
 def build_parser(stack: RetrievalStack) -> Parser:
     """The parser named by ``ingest.pdf_parser``, sandboxed (``ingest.sandbox``) or in-process."""
-    sandbox = stack.settings.ingest.sandbox
-    cls = PARSERS[stack.settings.ingest.pdf_parser]
+    ingest = stack.settings.ingest
+    sandbox = ingest.sandbox
+    cls = PARSERS[ingest.pdf_parser]
+    options = {"ocr": ingest.ocr, "ocr_languages": ingest.ocr_languages}
     if sandbox.enabled:
         from ingest.parsers.sandbox import SandboxedParser
 
-        return SandboxedParser(sandbox, parser=f"{cls.__module__}:{cls.__name__}")
-    return cls(max_pages=sandbox.max_pages, max_text_chars=int(sandbox.max_output_mb * 2**20))
+        return SandboxedParser(sandbox, parser=f"{cls.__module__}:{cls.__name__}",
+                               options=options)
+    return cls(max_pages=sandbox.max_pages, max_text_chars=int(sandbox.max_output_mb * 2**20),
+               **options)
 
 
 def build_ingestor(stack: RetrievalStack) -> Ingestor:

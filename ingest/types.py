@@ -20,6 +20,11 @@ FILE_TYPES = {
     ".markdown": "md",
     ".txt": "txt",
     ".eml": "eml",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
 }
 
 
@@ -40,6 +45,7 @@ class Block:
     kind: str  # "title" | "text" | "table"
     page: int | None = None
     depth: int | None = None  # heading level for titles (0 = top)
+    ocr_confidence: float | None = None  # mean OCR word confidence (0-100); None: not OCRed
 
 
 @dataclass(slots=True)
@@ -48,6 +54,10 @@ class ParsedDocument:
 
     blocks: list[Block]
     num_pages: int | None = None
+    # Characters a reader cannot see (white, tiny, display:none, hidden runs...), dropped by
+    # the parser: the document's parse report (ingest.parsers.pdf_hidden, html_hidden,
+    # docx_hidden).
+    hidden_chars: int = 0
 
     @property
     def text(self) -> str:
@@ -67,6 +77,7 @@ class ChunkDraft:
     char_end: int
     token_count: int
     embed_text: str = field(repr=False, default="")
+    ocr_confidence: float | None = None  # mean over its OCRed blocks (0-100); None: no OCR
 
 
 class Parser(Protocol):

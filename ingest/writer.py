@@ -135,6 +135,7 @@ class DocumentWriter:
                     document_id=doc.id, ordinal=i, text=d.text, kind=d.kind, page=d.page,
                     heading_path=HEADING_SEPARATOR.join(d.heading_path),
                     char_start=d.char_start, char_end=d.char_end, token_count=d.token_count,
+                    ocr_confidence=d.ocr_confidence,
                 )
                 for i, d in enumerate(drafts)
             ]

@@ -61,7 +61,8 @@ def build_vector_index(settings: Settings, embedder: SentenceTransformersEmbedde
     if backend == "faiss":
         return FaissIndexStore(settings.index_dir, dimension=lambda: embedder.dimension,
                                nprobe=settings.retrieval.index.nprobe,
-                               mmap=settings.retrieval.index.mmap)
+                               mmap=settings.retrieval.index.mmap,
+                               gpu=settings.retrieval.index.gpu)
     raise ValueError(f"unknown retrieval.vector_backend {backend!r}")
 
 

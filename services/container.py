@@ -20,6 +20,7 @@ from generation.types import Generator
 from ingest.jobs import JobManager
 from ingest.pipeline import Ingestor
 from ingest.stack import build_ingestor
+from ingest.sync import Syncer
 from retrieval.stack import RetrievalStack, build_retrieval
 from services.admin import Admin
 from services.ask import Asking
@@ -29,6 +30,7 @@ from services.jobs import Jobs
 from services.library import Library
 from services.logins import Logins
 from services.sources import Sources
+from services.syncs import Syncs
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Services:
     identity: Identity
     logins: Logins
     sources: Sources
+    syncs: Syncs
     opened: bool = False
     started: bool = False
 
@@ -96,6 +99,9 @@ def build_services(settings: Settings, generator: Generator | None = None) -> Se
 
         dispatch = CeleryDispatcher(settings)
     job_runner = JobManager(stack.sessions, ingestor, dispatch=dispatch)
+    syncer = Syncer(stack.sessions, ingestor, job_runner, settings.ingest.sync_interval_s)
+    if dispatch is None:  # scheduled syncs run in the idle job thread (celery: use cron)
+        job_runner.on_idle = syncer.tick
     answerer = (build_answerer(settings, stack.retriever, stack.embedder) if generator is None
                 else Answerer(settings, stack.retriever, generator, stack.embedder))
     return Services(
@@ -109,4 +115,5 @@ def build_services(settings: Settings, generator: Generator | None = None) -> Se
         identity=Identity(settings, stack.sessions),
         logins=Logins(settings, stack.sessions),
         sources=Sources(settings, stack.sessions),
+        syncs=Syncs(settings, stack.sessions, syncer),
     )

@@ -1,7 +1,8 @@
 """Administration pages under ``/admin`` and their JSON API under ``/api/v1/admin``.
 
-Users, groups, collection grants, the audit log, answer evidence and the feedback on answers:
-the same operations (:mod:`services.admin`, :mod:`services.feedback`) behind the HTML pages
+Users, groups, collection grants, the audit log, answer evidence, the feedback on answers and
+synced folders: the same operations (:mod:`services.admin`, :mod:`services.feedback`,
+:mod:`services.syncs`) behind the HTML pages
 and the JSON API. Admins only (403 for everyone else, before any body is read).
 """
 
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from services.admin import Admin, NewUser, UserChanges
 from services.errors import NotFound, ServiceError
 from services.feedback import Feedback
+from services.syncs import NewSource, Syncs
 from web.auth.guards import actor, admin_required
 from web.contract import API_PREFIX, api_blueprint, reply
 from web.schemas import (
@@ -30,6 +32,11 @@ from web.schemas import (
     GrantPath,
     GrantsOut,
     RatedAnswersOut,
+    SourceCreate,
+    SourceOut,
+    SourcePath,
+    SourcesOut,
+    SyncOut,
     UserCreate,
     UserCreateForm,
     UserOut,
@@ -54,6 +61,10 @@ def _feedback() -> Feedback:
     return current_app.extensions["enclave"].feedback
 
 
+def _syncs() -> Syncs:
+    return current_app.extensions["enclave"].syncs
+
+
 def _download(export: Any) -> Response:
     return Response(export.body, mimetype=export.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{export.filename}"'})
@@ -65,6 +76,7 @@ def _render(error: str | None = None, message: str | None = None, status: int = 
     return render_template("admin.html", users=[asdict(u) for u in view.users],
                            collections=view.collections, groups=view.groups, events=view.events,
                            evidence=view.evidence, levels=view.levels, error=error,
+                           sources=[asdict(s) for s in _syncs().list(actor())],
                            message=message), status
 
 
@@ -119,6 +131,20 @@ def grant_form():  # type: ignore[no-untyped-def]
     level = None if form.level == "none" else form.level
     return _form_action(lambda: _admin().set_grant(actor(), form.collection, form.group, level),
                         "access changed")
+
+
+@bp.post("/sources/<int:source_id>/sync")
+@admin_required
+def sync_source_form(source_id: int):  # type: ignore[no-untyped-def]
+    """Sync a folder now: its changes are queued as an ingest job."""
+    found: dict[str, Any] = {}
+    outcome = _form_action(lambda: found.update(_syncs().sync_now(actor(), source_id)),
+                           "sync started")
+    if found.get("error"):
+        return _render(error=f"sync failed: {found['error']}", status=409)
+    if found and found.get("job_id") is None:
+        return redirect(url_for("admin.index", done="sync found no changes"))
+    return outcome
 
 
 @bp.get("/<any(audit, evidence):kind>.<any(csv, json):fmt>")
@@ -199,6 +225,36 @@ def delete_grant_api(path: GrantPath):  # type: ignore[no-untyped-def]
     """Revoke a group's grant (effective on the next request)."""
     _admin().set_grant(actor(), path.name, path.group, None)
     return "", 204
+
+
+@api.get("/sources", responses={200: SourcesOut})
+def sources_api():  # type: ignore[no-untyped-def]
+    """Every folder synced into a collection, with its last run."""
+    return reply(SourcesOut(sources=[SourceOut(**asdict(s)) for s in _syncs().list(actor())]))
+
+
+@api.post("/sources", responses={201: SourceOut})
+def create_source_api(body: SourceCreate):  # type: ignore[no-untyped-def]
+    """Attach a folder: ``{"collection", "path", "interval_s", "enabled", "restrictions"}``.
+
+    The path must be absolute, an existing folder, and outside the data directory.
+    """
+    new = NewSource(body.collection, body.path, body.interval_s, body.enabled,
+                    body.restrictions)
+    return reply(SourceOut(**asdict(_syncs().create(actor(), new))), 201)
+
+
+@api.delete("/sources/<int:source_id>", responses={204: None})
+def delete_source_api(path: SourcePath):  # type: ignore[no-untyped-def]
+    """Detach a folder (its documents stay in the collection)."""
+    _syncs().delete(actor(), path.source_id)
+    return "", 204
+
+
+@api.post("/sources/<int:source_id>/sync", responses={202: SyncOut})
+def sync_source_api(path: SourcePath):  # type: ignore[no-untyped-def]
+    """Sync a folder now: new, changed and deleted files are queued as one ingest job."""
+    return reply(SyncOut(**_syncs().sync_now(actor(), path.source_id)), 202)
 
 
 _EXPORT = {

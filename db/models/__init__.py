@@ -6,12 +6,14 @@ from db.models.accounts import ROLES, ApiToken, AuditEvent, GroupMember, LoginSe
 from db.models.catalog import Chunk, Collection, Document
 from db.models.jobs import FILE_ACTIVE, JOB_STATES, IngestJob, IngestJobFile
 from db.models.records import RATINGS, AnswerFeedback, AnswerRecord, Conversation, Rating
+from db.models.sources import SOURCE_KINDS, SyncSource, SyncSourceFile
 
 # Tables the database keeps append-only (UPDATE and DELETE refused by triggers).
 APPEND_ONLY = ("audit_events", "answer_records")
 
 __all__ = [
     "APPEND_ONLY", "FILE_ACTIVE", "GRANT_LEVELS", "JOB_STATES", "RATINGS", "ROLES",
+    "SOURCE_KINDS", "SyncSource", "SyncSourceFile",
     "AnswerFeedback", "AnswerRecord",
     "ApiToken", "AuditEvent", "Base", "Chunk", "Collection", "CollectionGrant", "Conversation",
     "Document", "DocumentRestriction", "GrantLevel", "Group", "GroupMember", "IngestJob",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, now
@@ -88,5 +88,7 @@ class Chunk(Base):
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
     token_count: Mapped[int] = mapped_column(Integer)
+    # Mean OCR word confidence (0-100) of the chunk's text; NULL when it was not OCRed.
+    ocr_confidence: Mapped[float | None] = mapped_column(Float, default=None)
 
     document: Mapped[Document] = relationship(back_populates="chunks")

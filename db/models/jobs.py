@@ -20,7 +20,7 @@ class IngestJob(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     collection: Mapped[str] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload | cli | retry
+    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload|cli|retry|sync
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
@@ -41,7 +41,11 @@ class IngestJobFile(Base):
     """One file of a job.
 
     ``status`` is queued, a stage (parsing, chunking, embedding, indexing), or an outcome
-    (added, replaced, unchanged, failed, cancelled).
+    (added, replaced, unchanged, failed, cancelled, deleted).
+
+    ``action`` is ``ingest``, or ``delete`` for a synced document whose file disappeared
+    (the worker deletes the document named ``name``). ``restrict_to``: this file's groups
+    (comma-separated; a synced subfolder's restriction), NULL for the job's.
     """
 
     __tablename__ = "ingest_job_files"
@@ -58,5 +62,7 @@ class IngestJobFile(Base):
     document_id: Mapped[int | None] = mapped_column(Integer, default=None)
     version: Mapped[int | None] = mapped_column(Integer, default=None)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
+    action: Mapped[str] = mapped_column(String(16), default="ingest", server_default="ingest")
+    restrict_to: Mapped[str | None] = mapped_column(Text, default=None)
 
     job: Mapped[IngestJob] = relationship(back_populates="files")

@@ -21,7 +21,11 @@ from ingest.types import IngestError
 LABELS = {
     "pdf": "PDF", "docx": "Word (DOCX)", "pptx": "PowerPoint (PPTX)", "xlsx": "Excel (XLSX)",
     "html": "HTML", "md": "Markdown", "txt": "text", "eml": "e-mail (EML)",
+    "png": "PNG image", "jpeg": "JPEG image", "tiff": "TIFF image",
 }
+# Images are read with OCR (ingest/parsers/ocr.py); their magic numbers.
+IMAGE_TYPES = {"png": (b"\x89PNG\r\n\x1a\n",), "jpeg": (b"\xff\xd8\xff",),
+               "tiff": (b"II*\x00", b"MM\x00*")}
 _OOXML_MAIN_PART = {"docx": "word/", "pptx": "ppt/", "xlsx": "xl/"}
 
 # Limits for zip containers (DOCX/PPTX/XLSX), checked from the central directory.
@@ -52,6 +56,9 @@ def check_magic(path: Path, file_type: str, head: bytes, max_pages: int | None =
         if b"%PDF-" not in head[:1024]:
             raise IngestError(f"not a valid {label} file: it does not start with a PDF header")
         _check_pdf(path, max_pages)
+    if file_type in IMAGE_TYPES and not head.startswith(IMAGE_TYPES[file_type]):
+        raise IngestError(f"not a valid {label} file: its first bytes are not a "
+                          f"{label.split()[0]} header")
     if file_type in _OOXML_MAIN_PART:
         if not head.startswith(b"PK"):
             raise IngestError(f"not a valid {label} file: it is not a zip-based Office document")

@@ -15,7 +15,12 @@ and it knows each character's font size and weight, which is how a reader sees h
 - consecutive body lines form one text block until a heading or the end of the page (the
   chunker cuts it at sentence ends; splitting at paragraph gaps cost MRR on the zsh tune half).
 
-Pages without a text layer yield nothing (a scanned page needs OCR).
+A page without visible text that shows an image or a drawing (a scan) is rendered by PDFium
+and read with Tesseract when OCR is available (:mod:`ingest.parsers.ocr`): its paragraphs are
+text blocks with the page number and their OCR confidence. Pages with a text layer are never
+OCRed, so in a mixed PDF only the scanned pages are. A PDF with scanned pages and no text
+at all, where OCR cannot run, is refused with the reason (the setting, the package to
+install); one with some text keeps it and logs the pages it could not read.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from __future__ import annotations
 import collections
 import ctypes
 import logging
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -34,12 +41,18 @@ from ingest.parsers.guards import too_many_pages
 from ingest.parsers.pdf_hidden import hidden_objects, visible_mask
 from ingest.types import Block, IngestError, ParsedDocument
 
+if TYPE_CHECKING:
+    from ingest.parsers.ocr import Ocr
+
 HEADING_RATIO = 1.12  # at least this much larger than the body size
 BOLD_HEADING_RATIO = 1.04  # ...or this much, in a bold face
 HEADING_MAX_CHARS = 160
 _DIGITS = re.compile(r"\d+")
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*\d*\s*$")  # "Introduction . . . . . 12"
 _BOLD = ("bold", "black", "heavy", "semibold", "demi")
+MAX_RENDER_PIXELS = 40_000_000  # a scanned page larger than this at the OCR resolution is
+# rendered at a lower one (A4 at 300 dpi is 8.7 million pixels)
+_DRAWN = (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH)
 log = logging.getLogger(__name__)
 
 
@@ -109,8 +122,40 @@ def _running_lines(lines: list[_Line], pages: int) -> set[str]:
     return {text for text, n in edges.items() if n >= max(3, pages // 2)}
 
 
-def parse_pdf(path: Path, max_pages: int | None = None) -> ParsedDocument:
-    """Blocks of a PDF's text layer: headings (with depth), body text and page numbers."""
+def _needs_ocr(document: pdfium.PdfDocument, page_index: int) -> bool:
+    """Whether a page without visible text shows something OCR could read (an image, a drawing)."""
+    page = document[page_index]
+    try:
+        return any(obj.type in _DRAWN for obj in page.get_objects(max_depth=4))
+    finally:
+        page.close()
+
+
+def _ocr_page(document: pdfium.PdfDocument, page_index: int, ocr: Ocr) -> list[Block]:
+    """A page rendered at the OCR resolution (less for huge pages) and read with Tesseract."""
+    from ingest.parsers.ocr import RENDER_DPI
+
+    page = document[page_index]
+    try:
+        width, height = page.get_size()  # PDF units (1/72 inch)
+        scale = RENDER_DPI / 72
+        if width * height * scale * scale > MAX_RENDER_PIXELS:
+            scale = math.sqrt(MAX_RENDER_PIXELS / max(width * height, 1.0))
+        bitmap = page.render(scale=scale, grayscale=True)
+        try:
+            image = bitmap.to_pil()
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
+    return ocr.read(image, page_index + 1, dpi=round(scale * 72)).blocks
+
+
+def parse_pdf(path: Path, max_pages: int | None = None, ocr: Ocr | None = None) -> ParsedDocument:
+    """Blocks of a PDF's text layer: headings (with depth), body text and page numbers.
+
+    Pages without a text layer are read with ``ocr`` when it is given and available.
+    """
     try:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
@@ -121,21 +166,44 @@ def parse_pdf(path: Path, max_pages: int | None = None) -> ParsedDocument:
             raise too_many_pages(pages, max_pages)
         lines: list[_Line] = []
         hidden = 0
+        ocr_blocks: list[Block] = []
+        unread: list[int] = []  # scanned pages OCR could not read (it is off or missing)
         for i in range(pages):
             page_lines, dropped = _page_lines(document, i)
             lines.extend(page_lines)
             hidden += dropped
+            if any(ln.text for ln in page_lines) or not _needs_ocr(document, i):
+                continue
+            if ocr is not None and ocr.available:
+                ocr_blocks.extend(_ocr_page(document, i, ocr))
+            else:
+                unread.append(i + 1)
     finally:
         document.close()
     if hidden:
         log.info("%s: dropped %d characters a reader cannot see", path.name, hidden)
+    if unread:
+        reason = ocr.reason if ocr is not None else "OCR is off (ingest.ocr)"
+        if not any(ln.text for ln in lines) and not ocr_blocks:
+            raise IngestError(f"this PDF has no text layer (a scanned document?): reading it "
+                              f"needs OCR, but {reason}")
+        log.warning("%s: %d scanned page(s) not read (%s): %s", path.name, len(unread), reason,
+                    unread[:20])
+    blocks = _text_layer_blocks(lines, pages)
+    if ocr_blocks:  # OCRed pages have no text-layer blocks: merge in page order (stable sort)
+        blocks = sorted(blocks + ocr_blocks, key=lambda b: b.page or 0)
+    return ParsedDocument(blocks=blocks, num_pages=pages, hidden_chars=hidden)
+
+
+def _text_layer_blocks(lines: list[_Line], pages: int) -> list[Block]:
+    """Headings and text blocks from the text layer's lines (running headers dropped)."""
     running = _running_lines(lines, pages)
     sizes: collections.Counter[float] = collections.Counter()
     for ln in lines:
         if ln.text:
             sizes[ln.size] += len(ln.text)
     if not sizes:
-        return ParsedDocument(blocks=[], num_pages=pages)
+        return []
     body = sizes.most_common(1)[0][0]
     heading_sizes = sorted({ln.size for ln in lines if ln.text and _is_heading(ln, body)},
                            reverse=True)
@@ -167,7 +235,7 @@ def parse_pdf(path: Path, max_pages: int | None = None) -> ParsedDocument:
             paragraph_page = ln.page
         paragraph.append(ln.text)
     flush()
-    return ParsedDocument(blocks=blocks, num_pages=pages)
+    return blocks
 
 
 def _is_heading(line: _Line, body: float) -> bool:

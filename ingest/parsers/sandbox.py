@@ -29,8 +29,10 @@ message names the setting, e.g. "parsing took longer than 120 s (ingest.sandbox.
 from __future__ import annotations
 
 import atexit
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from config.settings import SandboxSettings
 from ingest.parsers.sandbox_process import WorkerConfig, WorkerProcess
@@ -84,7 +86,8 @@ class SandboxedParser:
     Parsers with the same limits share one worker process, kept running (idle) until the last
     of them is closed or the interpreter exits. With ``prestart`` the worker starts loading in
     the background right away. ``parser`` names the class the worker runs, as ``module:Class``
-    taking ``max_pages`` and ``max_text_chars`` (tests inject fakes here).
+    taking ``max_pages`` and ``max_text_chars`` (tests inject fakes here), and the keyword
+    arguments in ``options`` (JSON values, e.g. ``{"ocr": "auto", "ocr_languages": "eng"}``).
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class SandboxedParser:
         parser: str = DEFAULT_PARSER,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         prestart: bool = True,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self._config = WorkerConfig(
@@ -101,6 +105,7 @@ class SandboxedParser:
             max_pages=settings.max_pages,
             parser=parser,
             startup_timeout_s=startup_timeout_s,
+            parser_options=json.dumps(options, sort_keys=True) if options else "",
         )
         self._worker = _acquire(self._config)
         self._closed = False

@@ -63,6 +63,8 @@ class WorkerConfig:
     max_pages: int
     parser: str
     startup_timeout_s: float
+    # Extra keyword arguments of the parser class, as JSON (e.g. the OCR settings); "" for none.
+    parser_options: str = ""
 
 
 class _ChildGone(Exception):
@@ -97,6 +99,8 @@ class WorkerProcess:
             "--max-pages", str(cfg.max_pages),
             "--parser", cfg.parser,
         ]
+        if cfg.parser_options:
+            cmd += ["--parser-options", cfg.parser_options]
         env = {**os.environ, **OFFLINE_ENV, **_CHILD_ENV}
         self._proc = subprocess.Popen(  # noqa: S603 - fixed command line, no shell
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -347,14 +351,21 @@ def _document(reply: dict[str, Any]) -> ParsedDocument:
     """
     blocks = []
     for item in reply.get("blocks") or []:
-        if not (isinstance(item, list) and len(item) == 4):
+        if not (isinstance(item, list) and len(item) in (4, 5)):
             raise IngestError("the parser worker sent an unreadable reply")
-        text, kind, page, depth = item
+        text, kind, page, depth = item[:4]
+        confidence = item[4] if len(item) == 5 else None  # OCRed blocks only
         if not (isinstance(text, str) and kind in _KINDS
                 and (page is None or isinstance(page, int))
-                and (depth is None or isinstance(depth, int))):
+                and (depth is None or isinstance(depth, int))
+                and (confidence is None or (isinstance(confidence, (int, float))
+                                            and not isinstance(confidence, bool)
+                                            and 0 <= confidence <= 100))):
             raise IngestError("the parser worker sent an unreadable reply")
-        blocks.append(Block(text=text, kind=kind, page=page, depth=depth))
+        blocks.append(Block(text=text, kind=kind, page=page, depth=depth,
+                            ocr_confidence=None if confidence is None else float(confidence)))
     num_pages = reply.get("num_pages")
-    return ParsedDocument(blocks=blocks, num_pages=num_pages if isinstance(num_pages, int) else None)
+    hidden = reply.get("hidden_chars")
+    return ParsedDocument(blocks=blocks, num_pages=num_pages if isinstance(num_pages, int) else None,
+                          hidden_chars=hidden if type(hidden) is int and hidden > 0 else 0)
 

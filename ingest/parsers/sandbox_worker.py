@@ -8,7 +8,9 @@ pointed at stderr, so nothing a library prints can corrupt the protocol.
 - startup reply: ``{"ready": true, "pid": 123, "vm_mb": 930}`` or
   ``{"ready": false, "error": "..."}``
 - request: ``{"path": "/abs/file.pdf", "file_type": "pdf"}``
-- reply: ``{"ok": true, "num_pages": 3, "blocks": [[text, kind, page, depth], ...]}`` or
+- reply: ``{"ok": true, "num_pages": 3, "hidden_chars": 0, "blocks": [[text, kind, page,
+  depth], ...]}`` (``hidden_chars``: text a reader cannot see, dropped; an
+  OCRed block has a fifth item, its OCR confidence) or
   ``{"ok": false, "error": "reason a user can read", "restart": false}``
 
 ``restart: true`` means the worker broke a limit and exits after replying; the parent starts
@@ -70,10 +72,11 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
-def _load_parser(spec: str, max_pages: int, max_text_chars: int) -> Any:
+def _load_parser(spec: str, max_pages: int, max_text_chars: int,
+                 options: dict[str, Any] | None = None) -> Any:
     module_name, _, class_name = spec.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(max_pages=max_pages, max_text_chars=max_text_chars)
+    return cls(max_pages=max_pages, max_text_chars=max_text_chars, **(options or {}))
 
 
 class Worker:
@@ -112,7 +115,10 @@ class Worker:
         reply = {
             "ok": True,
             "num_pages": document.num_pages,
-            "blocks": [[b.text, b.kind, b.page, b.depth] for b in document.blocks],
+            "hidden_chars": document.hidden_chars,
+            "blocks": [[b.text, b.kind, b.page, b.depth]
+                       + ([] if b.ocr_confidence is None else [b.ocr_confidence])
+                       for b in document.blocks],
         }
         # errors="replace": a lone surrogate from a broken file becomes "?", not a crash.
         data = json.dumps(reply, ensure_ascii=False).encode("utf-8", errors="replace")
@@ -138,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-output-bytes", type=int, required=True)
     ap.add_argument("--max-pages", type=int, required=True)
     ap.add_argument("--parser", default="ingest.parsers.unstructured:UnstructuredParser")
+    ap.add_argument("--parser-options", default="", help="extra parser arguments (JSON object)")
     args = ap.parse_args(argv)
 
     protocol = os.fdopen(os.dup(1), "wb")
@@ -152,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
     try:
-        parser = _load_parser(args.parser, args.max_pages, args.max_output_bytes)
+        options = json.loads(args.parser_options) if args.parser_options else None
+        parser = _load_parser(args.parser, args.max_pages, args.max_output_bytes, options)
         warm_up = getattr(parser, "warm_up", None)
         if warm_up is not None:
             warm_up()

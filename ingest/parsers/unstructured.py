@@ -10,6 +10,7 @@ the sandbox worker (``ingest/parsers/sandbox.py``), which adds time, memory and 
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from ingest import offline_nlp
-from ingest.parsers.guards import LABELS, check_html_declarations, check_magic, too_many_pages
+from ingest.parsers.docx_hidden import clean_docx
+from ingest.parsers.guards import (
+    IMAGE_TYPES,
+    LABELS,
+    check_html_declarations,
+    check_magic,
+    too_many_pages,
+)
+from ingest.parsers.html_hidden import clean_html
+from ingest.parsers.ocr import Ocr, ocr_image_file
 from ingest.parsers.pdfium import parse_pdf
 from ingest.types import Block, IngestError, ParsedDocument
 
@@ -46,7 +56,9 @@ def _partitioner(file_type: str) -> Callable[[str], list[Any]]:
             case "docx":
                 from unstructured.partition.docx import partition_docx
 
-                return lambda f: partition_docx(filename=f, languages=["eng"])
+                # A path, or the package with its hidden text removed (ingest.parsers.docx_hidden).
+                return lambda f: (partition_docx(filename=f, languages=["eng"]) if isinstance(f, str)
+                                  else partition_docx(file=f, languages=["eng"]))
             case "pptx":
                 from unstructured.partition.pptx import partition_pptx
 
@@ -173,12 +185,16 @@ class UnstructuredParser:
     """:class:`ingest.types.Parser` backed by ``unstructured``.
 
     ``max_pages`` refuses longer PDFs up front; ``max_text_chars`` refuses html/md/txt files
-    whose decoded text is longer (before unstructured builds elements from it).
+    whose decoded text is longer (before unstructured builds elements from it). ``ocr``
+    (``auto``/``off``) and ``ocr_languages`` are ``ingest.ocr``/``ingest.ocr_languages``:
+    images, and PDFs without a text layer, are read with Tesseract (:mod:`ingest.parsers.ocr`).
     """
 
-    def __init__(self, max_pages: int | None = None, max_text_chars: int | None = None) -> None:
+    def __init__(self, max_pages: int | None = None, max_text_chars: int | None = None,
+                 ocr: str = "auto", ocr_languages: str = "eng") -> None:
         self.max_pages = max_pages
         self.max_text_chars = max_text_chars
+        self.ocr = Ocr(ocr, ocr_languages)
 
     def warm_up(self) -> None:
         """Import every partitioner and run a tiny one.
@@ -186,7 +202,8 @@ class UnstructuredParser:
         The sandbox worker does this once at start, so no file's time limit pays for imports.
         """
         for file_type in LABELS:
-            _partitioner(file_type)
+            if file_type not in IMAGE_TYPES:  # images go to OCR, not unstructured
+                _partitioner(file_type)
         _partitioner("txt")("Warm-up sentence for the parser. It describes nothing.")
 
     def parse(self, path: Path, file_type: str) -> ParsedDocument:
@@ -203,9 +220,14 @@ class UnstructuredParser:
         if size == 0:
             raise IngestError("the file is empty")
         check_magic(path, file_type, head, self.max_pages)
-        parsed = self._extract(path, file_type, label)
+        if file_type in IMAGE_TYPES:
+            with parser_errors(label):
+                parsed = ocr_image_file(path, file_type, self.ocr, self.max_pages)
+        else:
+            parsed = self._extract(path, file_type, label)
         if not parsed.blocks:
-            hint = " (a scanned PDF needs OCR, which is not enabled)" if file_type == "pdf" else ""
+            hint = " (not even with OCR)" if file_type in IMAGE_TYPES or (
+                file_type == "pdf" and self.ocr.available) else ""
             raise IngestError(f"no text could be extracted from this {label} file{hint}")
         pages = parsed.num_pages or 0
         if file_type == "pdf" and self.max_pages is not None and pages > self.max_pages:
@@ -214,15 +236,26 @@ class UnstructuredParser:
 
     def _extract(self, path: Path, file_type: str, label: str) -> ParsedDocument:
         """The blocks of a file that passed the pre-checks (unstructured's partitioners)."""
-        source = str(path)
+        source: Any = str(path)
         if file_type in _TEXT_TYPES and file_type != "eml":
             source = self._read_text(path, file_type)
-        partition = _partitioner(file_type)
+        with parser_errors(label):
+            source, read_as, hidden = without_hidden_text(path, file_type, source)
+        partition = _partitioner(read_as)
         with parser_errors(label):
             elements = partition(source)
         blocks = elements_to_blocks(elements)
+        hidden_chars = sum(hidden.values())
+        if hidden_chars:
+            log.info("%s: dropped %d characters a reader cannot see (%s)", path.name,
+                     hidden_chars, ", ".join(f"{k} {v}" for k, v in sorted(hidden.items())))
+        if not blocks and file_type == "pdf":
+            # No text layer at all (a scan): PDFium renders the pages, Tesseract reads them.
+            with parser_errors(label):
+                return parse_pdf(path, self.max_pages, self.ocr)
         pages = [b.page for b in blocks if b.page is not None]
-        return ParsedDocument(blocks=blocks, num_pages=max(pages) if pages else None)
+        return ParsedDocument(blocks=blocks, num_pages=max(pages) if pages else None,
+                              hidden_chars=hidden_chars)
 
     def _read_text(self, path: Path, file_type: str) -> str:
         try:
@@ -236,6 +269,32 @@ class UnstructuredParser:
         if file_type == "html":
             check_html_declarations(text)
         return text
+
+
+def without_hidden_text(path: Path, file_type: str, source: Any
+                        ) -> tuple[Any, str, dict[str, int]]:
+    """``(source, file type to read it as, characters removed by reason)`` for a file.
+
+    Text a reader cannot see is removed from HTML (:mod:`ingest.parsers.html_hidden`), from
+    the HTML a Markdown file renders to (its inline ``<span style=...>``; read as that HTML
+    then, as unstructured does) and from DOCX packages (:mod:`ingest.parsers.docx_hidden`).
+    Other types, and a file with nothing hidden, come back as they came.
+    """
+    if file_type == "html":
+        cleaned, removed = clean_html(source)
+        return cleaned, "html", removed
+    if file_type == "md" and "<" in source:
+        import markdown
+        from unstructured.partition.md import _DEFAULT_MARKDOWN_EXTENSIONS
+
+        rendered = markdown.markdown(source, extensions=_DEFAULT_MARKDOWN_EXTENSIONS)
+        cleaned, removed = clean_html(rendered)
+        return (cleaned, "html", removed) if removed else (source, "md", {})
+    if file_type == "docx":
+        package, removed = clean_docx(path)
+        if package is not None:
+            return io.BytesIO(package), "docx", removed
+    return source, file_type, {}
 
 
 @contextmanager
@@ -269,4 +328,4 @@ class FastPdfParser(UnstructuredParser):
         if file_type != "pdf":
             return super()._extract(path, file_type, label)
         with parser_errors(label):
-            return parse_pdf(path, self.max_pages)
+            return parse_pdf(path, self.max_pages, self.ocr)

@@ -13,13 +13,14 @@ its next use, while a reader still mapping the old one keeps it until then. With
 readers map snapshots instead of loading them, so N web processes share one copy in the page
 cache; a write loads a private copy, saves the next snapshot and drops the copy. A single
 process-wide lock serialises writers and readers of an index (FAISS ``add``/``remove_ids``
-are not safe concurrently with ``search``). ``faiss-gpu`` is used when ``use_gpu`` is set and
-importable; the on-disk format is the same.
+are not safe concurrently with ``search``). With ``gpu`` (faiss-gpu and a CUDA device),
+unfiltered searches run on a GPU copy of the current snapshot; the on-disk format is the same.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from retrieval.types import ChunkSet
+
+log = logging.getLogger(__name__)
 
 
 def _faiss() -> Any:
@@ -59,15 +62,20 @@ class FaissIndexStore:
     """Per-collection FAISS indexes (inner product over unit vectors = cosine similarity)."""
 
     def __init__(self, index_dir: Path, dimension: int | Callable[[], int], nprobe: int = 1024,
-                 mmap: bool = False) -> None:
+                 mmap: bool = False, gpu: bool = False) -> None:
         """``dimension`` may be a callable, read on first use (the model loads lazily).
 
-        ``mmap``: searches map the snapshot file read-only instead of loading it.
+        ``mmap``: searches map the snapshot file read-only instead of loading it. ``gpu``:
+        unfiltered searches on a GPU copy (when faiss-gpu finds a device).
         """
         self.index_dir = Path(index_dir)
         self._dimension = dimension
         self.nprobe = nprobe
         self.mmap = mmap
+        self._gpu = _gpu_resources() if gpu else None
+        # collection -> (cpu index, its change count, gpu copy)
+        self._gpu_copies: dict[int, tuple[Any, int, Any]] = {}
+        self._changes: dict[int, int] = {}  # in-memory adds/removes per collection
         self._indexes: dict[int, Any] = {}
         self._signatures: dict[int, tuple[int, int, int] | None] = {}
         self._mapped: set[int] = set()  # collections whose in-memory index is a read-only map
@@ -126,6 +134,7 @@ class FaissIndexStore:
         if len(ids) == 0:
             return
         with self._lock:
+            self._changes[collection_id] = self._changes.get(collection_id, 0) + 1
             self._get(collection_id, writable=True).add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32),
                 np.ascontiguousarray(ids, dtype=np.int64),
@@ -136,6 +145,7 @@ class FaissIndexStore:
         if len(ids) == 0:
             return 0
         with self._lock:
+            self._changes[collection_id] = self._changes.get(collection_id, 0) + 1
             return int(self._get(collection_id, writable=True)
                        .remove_ids(np.asarray(ids, dtype=np.int64)))
 
@@ -147,12 +157,27 @@ class FaissIndexStore:
             index = self._get(collection_id)
             if index.ntotal == 0:
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-            scores, ids = index.search(
+            searcher = self._on_gpu(collection_id, index) if self._gpu is not None else index
+            scores, ids = searcher.search(
                 np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
-                min(k, index.ntotal), params=self._params(index),
+                min(k, index.ntotal),
+                params=self._params(index) if searcher is index else None,
             )
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    def _on_gpu(self, collection_id: int, index: Any) -> Any:
+        """The GPU copy of ``index`` (the current snapshot or unsaved state), made on demand."""
+        changes = self._changes.get(collection_id, 0)
+        held = self._gpu_copies.get(collection_id)
+        if held is not None and held[0] is index and held[1] == changes:
+            return held[2]
+        faiss = _faiss()
+        copy = faiss.index_cpu_to_gpu(self._gpu, 0, index)
+        if isinstance(index, faiss.IndexIVF):
+            faiss.GpuParameterSpace().set_index_parameter(copy, "nprobe", min(self.nprobe, 2048))
+        self._gpu_copies[collection_id] = (index, changes, copy)
+        return copy
 
     def _params(self, index: Any, selector: Any = None) -> Any:
         """Search parameters: the ID selector, and ``nprobe`` for inverted-list indexes."""
@@ -292,6 +317,16 @@ class FaissIndexStore:
         """Discard the in-memory copy; the next use reads the file again."""
         with self._lock:
             self._indexes.pop(collection_id, None)
+
+
+def _gpu_resources() -> Any:
+    """FAISS GPU resources for device 0, or None (with a log line) without faiss-gpu or a GPU."""
+    faiss = _faiss()
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1:
+        log.warning("retrieval.index.gpu is set but FAISS sees no GPU (faiss-cpu installed, or "
+                    "no CUDA device): searching on the CPU")
+        return None
+    return faiss.StandardGpuResources()
 
 
 def _mmap_flags(path: Path) -> int:

@@ -88,8 +88,9 @@ def _release_database(path: Path, tables: set[str] | None = None) -> None:
 
 
 # Columns later migrations add to release tables, and tables they add (checked on their own).
-ADDED_COLUMNS = {"collections": {"access_version"}}
-ADDED_TABLES = {"answer_feedback"}
+ADDED_COLUMNS = {"collections": {"access_version"}, "chunks": {"ocr_confidence"},
+                 "ingest_job_files": {"action", "restrict_to"}}
+ADDED_TABLES = {"answer_feedback", "sources", "source_files"}
 
 
 def _dump(path: Path, tables: list[str]) -> dict[str, list[tuple[object, ...]]]:
@@ -124,6 +125,8 @@ def test_release_database_upgrades_and_keeps_every_row(tmp_path: Path) -> None:
         assert _dump(path, RELEASE_TABLES) == before
         with engine.connect() as conn:  # added columns start at their defaults, tables empty
             assert conn.execute(text("SELECT access_version FROM collections")).all() == [(0,)]
+            assert conn.execute(text("SELECT action, restrict_to FROM ingest_job_files")
+                                ).all() == [("ingest", None)]
             for table in ADDED_TABLES:
                 assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
         assert migrate.schema_diff(engine) == []
@@ -205,7 +208,7 @@ def _check_answer_feedback_up_and_down(engine: Engine) -> None:
                           "'pat', 1, 'handbook', 'How much for meals?', 'EUR 45 [1]', false, "
                           "'generative', 'smollm', NULL, '[]', '[]')"))
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0005" == migrate.head()
+    assert migrate.current(engine) == migrate.head()
     assert migrate.schema_diff(engine) == []
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO answer_feedback VALUES "
@@ -246,6 +249,55 @@ def test_answer_feedback_migration_up_and_down_on_postgresql(pg_url: str) -> Non
     engine = make_engine(pg_url)
     try:
         _check_answer_feedback_up_and_down(engine)
+    finally:
+        engine.dispose()
+
+
+def _check_synced_sources_up_and_down(engine: Engine) -> None:
+    """0006 adds ``sources`` and ``source_files`` and two columns of ``ingest_job_files``
+    (existing job files become ``ingest`` actions with the job's restriction); down again
+    keeps every job file."""
+    migrate.upgrade(engine, "0005")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ingest_jobs VALUES (1, 'handbook', 'upload', 'done', "
+                          "false, '2026-11-01 10:00:00', NULL, NULL, NULL, 'pat', 'hr')"))
+        conn.execute(text("INSERT INTO ingest_job_files VALUES (1, 1, 0, 'travel.md', '/tmp/x', "
+                          "'f1.md', 'added', NULL, 1, 2, 2)"))
+    migrate.upgrade(engine, "0006")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT name, action, restrict_to FROM ingest_job_files")
+                            ).all() == [("travel.md", "ingest", None)]
+        conn.execute(text("INSERT INTO sources (id, collection, kind, path, enabled, "
+                          "restrictions, created_at) VALUES (1, 'handbook', 'folder', '/srv/docs', "
+                          "true, '{}', '2026-11-01 10:00:00')"))
+        conn.execute(text("INSERT INTO source_files VALUES (1, 'a.md', 3000000000, "
+                          "1700000000000000000, '" + "a" * 64 + "')"))
+    with engine.begin() as conn, pytest.raises(DatabaseError):  # one source per folder
+        conn.execute(text("INSERT INTO sources (id, collection, kind, path, enabled, "
+                          "restrictions, created_at) VALUES (2, 'handbook', 'folder', '/srv/docs', "
+                          "true, '{}', '2026-11-01 10:00:00')"))
+    assert migrate.schema_diff(engine) == [] or migrate.head() != "0006"
+    _downgrade(engine, "0005")
+    assert not {"sources", "source_files"} & set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, name, status FROM ingest_job_files")).all() == [
+            (1, "travel.md", "added")]
+    migrate.upgrade(engine)
+    assert migrate.schema_diff(engine) == []
+
+
+def test_synced_sources_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'sources.db'}")
+    try:
+        _check_synced_sources_up_and_down(engine)
+    finally:
+        engine.dispose()
+
+
+def test_synced_sources_migration_up_and_down_on_postgresql(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        _check_synced_sources_up_and_down(engine)
     finally:
         engine.dispose()
 

@@ -86,8 +86,11 @@ def test_page_limit_and_no_text_layer(tmp_path: Path) -> None:
     pdf.rect(100, 100, 200, 200, fill=1)  # a drawing, no text (like a scan)
     pdf.showPage()
     pdf.save()
-    with pytest.raises(IngestError, match="needs OCR"):
+    # OCR reads the drawing and finds no text; without Tesseract the reason says it needs OCR.
+    with pytest.raises(IngestError, match="not even with OCR|needs OCR"):
         FastPdfParser().parse(blank, "pdf")
+    with pytest.raises(IngestError, match=r"needs OCR, but OCR is off \(ingest.ocr\)"):
+        FastPdfParser(ocr="off").parse(blank, "pdf")
 
 
 def test_sample_handbook_pdf_keeps_its_real_headings(sample_corpus: Path) -> None:
@@ -129,3 +132,4 @@ def test_text_a_reader_cannot_see_is_dropped(tmp_path: Path) -> None:
         assert marker not in doc.text, marker
     assert "Staff park for free" in doc.text and "Visitors use the spaces" in doc.text
     assert [b.text for b in doc.blocks if b.kind == "title"] == ["Parking"]
+    assert doc.hidden_chars > len("WHITETINYOFFPAGEINVISIBLE")  # the parse report counts them

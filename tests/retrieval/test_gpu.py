@@ -62,3 +62,38 @@ def test_faiss_gpu_returns_the_cpu_results() -> None:
     _, i_cpu = cpu.search(q, 10)
     _, i_gpu = gpu.search(q, 10)
     assert (i_cpu == i_gpu).mean() > 0.99
+
+
+def test_the_gpu_option_falls_back_to_the_cpu_without_a_gpu(tmp_path: Path) -> None:
+    from retrieval.backends.faiss import FaissIndexStore
+
+    faiss = pytest.importorskip("faiss")
+    if hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
+        pytest.skip("a GPU is present: the next test covers it")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((100, 16)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    store = FaissIndexStore(tmp_path, dimension=16, gpu=True)
+    store.add(1, np.arange(100, dtype=np.int64), x)
+    assert store.search(1, x[5], 1)[1].tolist() == [5]
+
+
+@pytest.mark.skipif(not _cuda(), reason="no CUDA device on this machine")
+def test_the_store_searches_a_gpu_copy_with_the_cpu_results(tmp_path: Path) -> None:
+    from retrieval.backends.faiss import FaissIndexStore
+
+    faiss = pytest.importorskip("faiss")
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        pytest.skip("faiss-cpu installed (pip install -r requirements-gpu.txt for faiss-gpu)")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5000, 384)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ids = np.arange(5000, dtype=np.int64)
+    cpu = FaissIndexStore(tmp_path / "cpu", dimension=384)
+    gpu = FaissIndexStore(tmp_path / "gpu", dimension=384, gpu=True)
+    for store in (cpu, gpu):
+        store.add(1, ids, x)
+    for q in x[:20]:
+        assert gpu.search(1, q, 10)[1].tolist() == cpu.search(1, q, 10)[1].tolist()
+    gpu.remove(1, np.array([7]))  # the GPU copy follows changes
+    assert 7 not in gpu.search(1, x[7], 10)[1].tolist()

@@ -41,7 +41,9 @@ def fuzz_app(handbook_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
     data = tmp_path_factory.mktemp("fuzz") / "data"
     shutil.copytree(handbook_dir, data)
-    app = start(create_app(make_settings(data, generation={"mode": "extractive"})))
+    # No scheduled syncs: a generated source might name a large system folder.
+    app = start(create_app(make_settings(data, generation={"mode": "extractive"},
+                                         ingest={"sync_interval_s": 0})))
     app.config["TESTING"] = True
     app.test_client_class = _client_class()
     make_user(app, "admin", "admin")
@@ -107,6 +109,7 @@ BUSINESS_RULES = {
     "PATCH /api/v1/admin/users/{username}": "password strength; not your own role or account",
     "PUT /api/v1/documents/{document_id}/restrictions": "every group must exist",
     "POST /api/v1/collections/{name}/documents": "supported file types; 422 when all fail",
+    "POST /api/v1/admin/sources": "an existing folder outside the data directory",
     "POST /v1/chat/completions": "the model names a collection you read; last message the user's",
 }
 

@@ -134,6 +134,24 @@ class World:
             db.commit()
             return tid
 
+    def scratch_folder(self) -> str:
+        """A folder outside the data directory with one Markdown file."""
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="enclave-share-"))
+        (folder / "note.md").write_text("# Note\n\nA synced note.\n", encoding="utf-8")
+        return str(folder)
+
+    def scratch_source(self) -> int:
+        """A synced folder attached to ``handbook``."""
+        from db.models import SyncSource
+
+        with self.db() as db:
+            row = SyncSource(collection="handbook", path=self.scratch_folder(), interval_s=0)
+            db.add(row)
+            db.commit()
+            return row.id
+
     def scratch_user(self) -> str:
         name = f"scratch-{uuid.uuid4().hex[:8]}"
         make_user(self.app, name)
@@ -206,6 +224,16 @@ TABLE: dict[tuple[str, str], Route] = {
         "data": {"collection": "handbook", "group": f"g{uuid.uuid4().hex[:8]}",
                  "level": "read"}}, ADMIN),
     ("admin.export", "GET"): Route(lambda w, p: _get("/admin/audit.csv"), ADMIN),
+    ("admin.sync_source_form", "POST"): Route(lambda w, p: {
+        "path": f"/admin/sources/{w.scratch_source()}/sync", "method": "POST"}, ADMIN),
+    ("admin_api.sources_api", "GET"): Route(lambda w, p: _get("/api/v1/admin/sources"), ADMIN),
+    ("admin_api.create_source_api", "POST"): Route(lambda w, p: {
+        "path": "/api/v1/admin/sources", "method": "POST",
+        "json": {"collection": "handbook", "path": w.scratch_folder(), "interval_s": 0}}, ADMIN),
+    ("admin_api.delete_source_api", "DELETE"): Route(lambda w, p: {
+        "path": f"/api/v1/admin/sources/{w.scratch_source()}", "method": "DELETE"}, ADMIN),
+    ("admin_api.sync_source_api", "POST"): Route(lambda w, p: {
+        "path": f"/api/v1/admin/sources/{w.scratch_source()}/sync", "method": "POST"}, ADMIN),
     ("admin_api.users_api", "GET"): Route(lambda w, p: _get("/api/v1/admin/users"), ADMIN),
     ("admin_api.create_user_api", "POST"): Route(lambda w, p: {
         "path": "/api/v1/admin/users", "method": "POST",

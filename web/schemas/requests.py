@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictStr, field_validator
+from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from web.schemas.types import (
@@ -211,6 +211,28 @@ class ExportPath(Params):
     """Which record to export."""
 
     kind: Literal["audit", "evidence"]
+
+
+class SourceCreate(Body):
+    """Attach a folder to a collection: ``collection`` and ``path`` (required)."""
+
+    collection: CollectionName
+    path: text_field(4096, 1, "Absolute path of an existing folder (a local disk or a mounted "  # type: ignore[valid-type]
+                     "NFS/SMB share) outside the data directory.")
+    interval_s: Annotated[StrictInt, Field(ge=0, le=10**8)] | None = Field(
+        None, description="Seconds between scheduled syncs (null: ingest.sync_interval_s; "
+        "0: on demand only).")
+    enabled: StrictBool = True
+    restrictions: dict[text_field(1000, 1), list[GroupName]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, max_length=200,
+        description="Subfolder -> groups: files under it are readable only by those groups "
+        "(the longest matching subfolder wins).")
+
+
+class SourcePath(Params):
+    """A synced source's id in the path."""
+
+    source_id: Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class UploadQuery(Params):

@@ -333,6 +333,48 @@ class UsersOut(Out):
     users: list[UserOut]
 
 
+class SourceOut(Out):
+    """A folder synced into a collection."""
+
+    id: int
+    collection: str
+    kind: str
+    path: str
+    interval_s: int | None
+    enabled: bool
+    restrictions: dict[str, list[str]]
+    created_by: str | None
+    created_at: str
+    last_run_at: str | None
+    last_job_id: int | None
+    last_error: str | None
+
+
+class SourcesOut(Out):
+    """Every synced source."""
+
+    sources: list[SourceOut]
+
+
+class SyncOut(Out):
+    """What a sync found; its changes run as job ``job_id`` (poll ``/api/v1/jobs/<id>``)."""
+
+    source_id: int
+    collection: str
+    path: str
+    job_id: int | None = Field(description="The sync's ingest job (null: nothing changed).")
+    new: list[str]
+    changed: list[str]
+    deleted: list[str]
+    unchanged: int
+    skipped: int = Field(description="Files of types ingest does not accept.")
+    restricted: list[str] = Field(description="Documents whose restriction was brought in "
+                                  "line with their subfolder's.")
+    error: str | None = Field(description="Why the folder could not be synced (nothing "
+                              "changed).")
+    busy: bool = Field(description="The previous sync's job is still running: nothing done.")
+
+
 class GrantsOut(Out):
     """``{group: level}`` of a collection."""
 
