@@ -318,24 +318,6 @@ def measure(n: int, folder: Path, queries: int) -> dict[str, object]:
                                         "p95_ms": _pct(times, 95)}
             print(f"  {mode:8s} {who:6s} p50 {latency[f'{mode}/{who}']['p50_ms']:6.1f} ms  "
                   f"p95 {latency[f'{mode}/{who}']['p95_ms']:6.1f} ms", file=sys.stderr)
-    # The two legs of hybrid concurrently (retrieval.concurrent_legs, the default, measured
-    # above) against one after the other, alternating per question so noise hits both alike.
-    concurrent = settings.model_copy(update={"mode": "hybrid", "concurrent_legs": True})
-    serial = settings.model_copy(update={"mode": "hybrid", "concurrent_legs": False})
-    for who, principal in (("admin", admin), ("user", user)):
-        pair: dict[str, list[float]] = {"hybrid": [], "hybrid-serial": []}
-        for i, q in enumerate(sample):
-            order = [("hybrid", concurrent), ("hybrid-serial", serial)]
-            for name, config in order if i % 2 else order[::-1]:
-                retriever.settings = config
-                t0 = time.perf_counter()
-                retriever.search(q, "scale", principal=principal)
-                pair[name].append((time.perf_counter() - t0) * 1000)
-        for name, times in pair.items():
-            latency[f"{name}-paired/{who}"] = {"p50_ms": statistics.median(times),
-                                               "p95_ms": _pct(times, 95)}
-            print(f"  {name + '-paired':22s} {who:6s} p50 {statistics.median(times):6.1f} ms  "
-                  f"p95 {_pct(times, 95):6.1f} ms", file=sys.stderr)
     retriever.settings = settings
     out["latency"] = latency
 

@@ -267,12 +267,6 @@ class RetrievalSettings(_Section):
     candidates: int = Field(
         50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
     )
-    concurrent_legs: bool = Field(
-        True,
-        description="hybrid/keyword: run the keyword leg on a second thread (its own database "
-        "session) while the question is embedded and the vector index searched. Both release "
-        "the GIL, so the legs overlap (bench/scale.py measures it).",
-    )
     short_chunk_tokens: int = Field(
         32, ge=1, le=512,
         description="Chunks shorter than this (in tokens) get the short-chunk penalty.",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -83,7 +82,6 @@ class Retriever:
                         "searching with the dense leg only", self.settings.mode)
         self._reranker = reranker
         self._access = AccessCache()
-        self._legs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-leg")
 
     @property
     def default_k(self) -> int:
@@ -134,33 +132,12 @@ class Retriever:
                 allowed = scope.chunks
             elif filters is not None and not filters.is_empty():
                 allowed = self._allowed_chunk_ids(session, coll.id, filters)
-            s = self.settings
-            n = max(s.candidates, k)
-            keyword_legs: list[Future[list[tuple[int, float]]]] | None = None
-            if (self._keyword is not None and s.mode in ("keyword", "hybrid")
-                    and s.concurrent_legs):
-                # The keyword leg needs no vector: it runs while the question is embedded and
-                # the vector index searched (SQLite, ONNX Runtime and FAISS release the GIL).
-                keyword_legs = [self._legs.submit(self._keyword_leg_alone, coll.id, q, n,
-                                                  allowed, scope) for q in queries]
             # Query vectors are needed in every mode: each hit reports its cosine similarity.
             vectors = self._embedder.embed_queries(list(queries))
             return [
-                self._search_one(session, coll, q, vectors[i], k, allowed, scope,
-                                 keyword_legs[i] if keyword_legs is not None else None)
+                self._search_one(session, coll, q, vectors[i], k, allowed, scope)
                 for i, q in enumerate(queries)
             ]
-
-    def _keyword_leg_alone(self, collection_id: int, query: str, n: int,
-                           allowed: ChunkSet | np.ndarray | None, scope: Scope | None
-                           ) -> list[tuple[int, float]]:
-        """The keyword leg on its own session (another thread).
-
-        Its candidates are hydrated and access-checked again in the caller's snapshot, like
-        every candidate.
-        """
-        with self._sessions() as session:
-            return self._keyword_leg(session, collection_id, query, n, allowed, scope)
 
     def _keyword_leg(self, session: Session, collection_id: int, query: str, n: int,
                      allowed: ChunkSet | np.ndarray | None, scope: Scope | None
@@ -184,7 +161,6 @@ class Retriever:
     def _search_one(
         self, session: Session, coll: Collection, query: str, vector: np.ndarray, k: int,
         allowed: ChunkSet | np.ndarray | None, scope: Scope | None = None,
-        keyword_leg: Future[list[tuple[int, float]]] | None = None,
     ) -> list[Hit]:
         s = self.settings
         mode = s.mode if self._keyword is not None else "dense"
@@ -197,9 +173,7 @@ class Retriever:
             else:
                 scores, ids = self._index.search_filtered(coll.id, vector, n + 8, allowed)
             dense = [(int(i), float(sc)) for sc, i in zip(scores, ids, strict=True) if i >= 0]
-        if keyword_leg is not None:
-            keyword = keyword_leg.result()
-        elif self._keyword is not None and mode in ("keyword", "hybrid"):
+        if self._keyword is not None and mode in ("keyword", "hybrid"):
             keyword = self._keyword_leg(session, coll.id, query, n, allowed, scope)
 
         # Hydrate every candidate of both legs once (fusion returns their union anyway).

@@ -10,6 +10,7 @@ folding).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection
 from typing import Any
 
@@ -39,6 +40,8 @@ class SqliteKeywordIndex:
         self._total = PassageCount()
         self._postings = PostingCounts()
         self.max_postings = max_postings
+        self._json: dict[int, tuple[Collection[int], str]] = {}
+        self._json_lock = threading.Lock()
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -73,33 +76,39 @@ class SqliteKeywordIndex:
         if not terms:
             return []
         params: dict[str, object] = {"cid": collection_id, "k": k}
-        restrict = ""
-        if allowed_document_ids is not None:
-            # One JSON parameter, however many ids (no bound-variable limit to hit).
-            restrict = "AND d.id IN (SELECT value FROM json_each(:docs)) "
-            params["docs"] = json.dumps(sorted(int(i) for i in allowed_document_ids))
-        where = ("WHERE d.collection_id = :cid AND d.status = 'ready' " + restrict)
+        where = "WHERE d.collection_id = :cid AND d.status = 'ready' "
         # Rank inside FTS5 alone first, then look up only the best rows' documents: on a
-        # large index the per-match joins cost twice the ranking. Exact whenever at least k
-        # of the over-fetched rows pass the conditions; otherwise the joined form below.
+        # large index the per-match joins cost twice the ranking. The reader's documents are
+        # checked on those rows in Python (a set lookup; the SQL form below builds a temporary
+        # index of every readable document per query). Exact whenever at least k of the
+        # over-fetched rows pass; otherwise the joined form, restricted inside the SQL.
         ranked_first = text(
-            "SELECT c.id, -f.rank FROM (SELECT rowid AS id, bm25(chunks_fts, 1.0, 0.5) AS rank "
+            "SELECT c.id, -f.rank, d.id FROM (SELECT rowid AS id, "
+            "bm25(chunks_fts, 1.0, 0.5) AS rank "
             "FROM chunks_fts WHERE chunks_fts MATCH :q ORDER BY rank LIMIT :over) f "
             "JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id "
-            + where + "ORDER BY f.rank LIMIT :k"
+            + where + "ORDER BY f.rank"
         )
         joined = text(
             "SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) AS score "
             "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
             "JOIN documents d ON d.id = c.document_id "
             "WHERE chunks_fts MATCH :q AND " + where.removeprefix("WHERE ")
+            + ("AND d.id IN (SELECT value FROM json_each(:docs)) "
+               if allowed_document_ids is not None else "")
             + "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
         )
 
         def run(words: list[str]) -> list[Any]:
             args = {**params, "q": _or(words), "over": 8 * k}
-            rows = session.execute(ranked_first, args).all()
-            return rows if len(rows) >= k else session.execute(joined, args).all()
+            rows = [(cid, score) for cid, score, doc in session.execute(ranked_first, args)
+                    if allowed_document_ids is None or doc in allowed_document_ids][:k]
+            if len(rows) >= k:
+                return rows
+            if allowed_document_ids is not None:
+                # One JSON parameter, however many ids (no bound-variable limit to hit).
+                args["docs"] = self._ids_json(allowed_document_ids)
+            return list(session.execute(joined, args).all())
 
         bounded, postings = self._bounded(session, terms)
         if not bounded:
@@ -111,6 +120,22 @@ class SqliteKeywordIndex:
             # among many): every word, while that stays within a few times the bound.
             rows = run(terms)
         return [(int(cid), float(score)) for cid, score in rows]
+
+    def _ids_json(self, ids: Collection[int]) -> str:
+        """``ids`` as a JSON array, remembered for the last few sets.
+
+        A reader's cached access scope comes back as the same object on every search.
+        """
+        with self._json_lock:
+            held = self._json.get(id(ids))
+            if held is not None and held[0] is ids:
+                return held[1]
+        out = json.dumps(sorted(int(i) for i in ids))
+        with self._json_lock:
+            if len(self._json) >= 16:
+                self._json.pop(next(iter(self._json)))
+            self._json[id(ids)] = (ids, out)  # holding ids keeps its id from being reused
+        return out
 
     def _bounded(self, session: Session, terms: list[str]) -> tuple[list[str], int]:
         """``terms`` that fit :attr:`max_postings` (rarest first), and all terms' postings.
