@@ -1,7 +1,10 @@
 """Structure-aware chunking measured in the embedding model's tokens.
 
 Blocks are grouped under their heading path; a chunk never spans two pages or two sections,
-tables stay whole where they fit, and a block too long for the window is split with
+tables (Markdown, :mod:`ingest.tables`) get chunks of their own and stay whole where they
+fit, a larger table is split by rows with its header repeated in every part (the parts are
+what the chunk offsets refer to: :meth:`TokenChunker.prepare`), and a block too long for the
+window is split with
 LangChain's ``RecursiveCharacterTextSplitter`` counting the model's own tokens. Every chunk,
 with the heading path prefixed as it is embedded, fits the model's window: nothing is ever
 truncated silently.
@@ -18,6 +21,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from tokenizers import Tokenizer
 
 from config.settings import ChunkingSettings
+from ingest.tables import split_markdown_table
 from ingest.types import BLOCK_SEPARATOR, Block, ChunkDraft, ParsedDocument
 from retrieval.types import Embedder
 
@@ -117,11 +121,60 @@ class TokenChunker:
         A document whose only text is headings (a title page, an outline) still gets
         chunks: its headings, read as text.
         """
+        document = self.prepare(document)
         drafts = list(self._iter_chunks(document))
         if drafts or not any(b.text.strip() for b in document.blocks):
             return drafts
         as_text = [replace(b, kind="text") if b.kind == "title" else b for b in document.blocks]
         return list(self._iter_chunks(replace(document, blocks=as_text)))
+
+    def prepare(self, document: ParsedDocument) -> ParsedDocument:
+        """``document`` with each Markdown table too large for one chunk split by rows.
+
+        Every part repeats the table's header, so a part read alone still says what its
+        columns are; chunk offsets refer to this document's text (the same as the parsed
+        document's unless a table was split). A table that fits stays one block.
+        """
+        if not any(b.kind == "table" for b in document.blocks):
+            return document
+        self._prefix_cache = {}
+        limit = self.limit
+        path: list[str] = []
+        blocks: list[Block] = []
+        split = False
+        for block in document.blocks:
+            if block.kind == "title" and block.text.strip():
+                depth = block.depth if block.depth is not None else 0
+                path = path[: max(0, depth)] + [" ".join(block.text.split())[:200]]
+            parts = self._table_parts(block, tuple(path), limit) if block.kind == "table" else None
+            if parts is None:
+                blocks.append(block)
+            else:
+                blocks.extend(replace(block, text=part) for part in parts)
+                split = True
+        return replace(document, blocks=blocks) if split else document
+
+    def _table_parts(self, block: Block, path: tuple[str, ...], limit: int) -> list[str] | None:
+        """A Markdown table's parts (header + rows) within the limit; None: keep it whole."""
+        table = split_markdown_table(block.text)
+        if table is None:
+            return None
+        header, rows = table
+        heading_path = self._fit_path(path, limit)
+        if self._tokens(embed_text_for(heading_path, block.text)) <= limit or len(rows) < 2:
+            return None
+        length = self._piece_length()
+        budget = limit - self._prefix_tokens(heading_path) - 4 - length(header) - 1
+        parts: list[list[str]] = [[]]
+        used = 0
+        for row in rows:
+            cost = length(row) + 1  # the row and its line break
+            if parts[-1] and used + cost > budget:
+                parts.append([])
+                used = 0
+            parts[-1].append(row)
+            used += cost
+        return ["\n".join([header, *part]) for part in parts]
 
     def _iter_chunks(self, document: ParsedDocument) -> Iterator[ChunkDraft]:
         limit = self.limit

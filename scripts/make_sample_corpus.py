@@ -124,6 +124,11 @@ QUESTIONS: list[dict[str, str]] = [
         "document": DOCX_NAME,
         "answer": "Harbor",
     },
+    {  # one cell of the notice-period table
+        "question": "How much notice is needed for an absence of more than 15 days?",
+        "document": DOCX_NAME,
+        "answer": "1 month",
+    },
     # it-security.html
     {
         "question": "What is the minimum password length?",
@@ -165,6 +170,11 @@ QUESTIONS: list[dict[str, str]] = [
         "question": "On which day of the month is salary paid?",
         "document": MD_NAME,
         "answer": "25th",
+    },
+    {  # one cell of the first-week table
+        "question": "What is the focus of the Wednesday of the first week?",
+        "document": MD_NAME,
+        "answer": "Security training and tools",
     },
     {
         "question": "Who should new joiners email with onboarding questions?",

@@ -6,7 +6,9 @@ and it knows each character's font size and weight, which is how a reader sees h
 
 - the body size is the size most characters have; a short line set clearly larger than the
   body, or a little larger in a bold face (man pages' section names), is a heading, its depth
-  given by its size rank (the largest is depth 0); table-of-contents lines are not;
+  given by its size rank (the largest is depth 0); table-of-contents lines are not; a heading
+  that wraps onto a second line (same size and face, one line height below) is one heading,
+  so its second line never replaces it in the heading path;
 - a line that repeats at the top or bottom of most pages (running headers and footers, page
   numbers) is dropped;
 - text a reader cannot see (invisible render mode, white or transparent fill, under 1.5 pt,
@@ -30,7 +32,7 @@ import ctypes
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +66,7 @@ class _Line:
     bold: bool
     first: bool  # first non-empty line of its page
     last: bool
+    y: float = 0.0  # bottom of its first character (PDF units, up from the page's bottom)
 
 
 def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Line], int]:
@@ -95,7 +98,8 @@ def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Li
                 continue
             size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first_char))
             lines.append(_Line(page_index + 1, line, round(size, 1),
-                               _is_bold(textpage, first_char), False, False))
+                               _is_bold(textpage, first_char), False, False,
+                               _bottom(textpage, first_char)))
     finally:
         textpage.close()
         page.close()
@@ -104,6 +108,20 @@ def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Li
         filled[0].first = True
         filled[-1].last = True
     return lines, dropped
+
+
+def _bottom(textpage: pdfium.PdfTextPage, index: int) -> float:
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    pdfium_c.FPDFText_GetCharBox(textpage.raw, index, ctypes.byref(left), ctypes.byref(right),
+                                 ctypes.byref(bottom), ctypes.byref(top))
+    return bottom.value
+
+
+def _continues_heading(previous: _Line | None, line: _Line) -> bool:
+    """``line`` is the wrapped second line of the heading ``previous`` (one line height below)."""
+    return (previous is not None and previous.page == line.page and previous.size == line.size
+            and previous.bold == line.bold and 0 < previous.y - line.y <= 1.6 * line.size
+            and len(previous.text) + len(line.text) < HEADING_MAX_CHARS)
 
 
 def _is_bold(textpage: pdfium.PdfTextPage, index: int) -> bool:
@@ -218,17 +236,24 @@ def _text_layer_blocks(lines: list[_Line], pages: int) -> list[Block]:
             blocks.append(Block(text=" ".join(paragraph), kind="text", page=paragraph_page))
             paragraph.clear()
 
+    heading: _Line | None = None  # the heading line just read (None after any other line)
     for ln in lines:
         if not ln.text:
             flush()
+            heading = None
             continue
         if (ln.first or ln.last) and _DIGITS.sub("#", ln.text) in running:
             continue
         if _is_heading(ln, body):
             flush()
-            blocks.append(Block(text=ln.text, kind="title", page=ln.page,
-                                depth=depth_of.get(ln.size, 0)))
+            if _continues_heading(heading, ln):
+                blocks[-1] = replace(blocks[-1], text=f"{blocks[-1].text} {ln.text}")
+            else:
+                blocks.append(Block(text=ln.text, kind="title", page=ln.page,
+                                    depth=depth_of.get(ln.size, 0)))
+            heading = ln
             continue
+        heading = None
         if paragraph and ln.page != paragraph_page:
             flush()
         if not paragraph:

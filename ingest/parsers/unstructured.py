@@ -30,6 +30,7 @@ from ingest.parsers.guards import (
 from ingest.parsers.html_hidden import clean_html
 from ingest.parsers.ocr import Ocr, ocr_image_file
 from ingest.parsers.pdfium import parse_pdf
+from ingest.tables import html_to_markdown
 from ingest.types import Block, IngestError, ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -137,22 +138,12 @@ def read_text(path: str) -> str:
 
 
 def _table_text(element: Any) -> str:
-    """A table as rows of ``cell | cell`` lines (readable for people and models)."""
+    """A table as Markdown (header row first, :mod:`ingest.tables`), else unstructured's text."""
     html = getattr(element.metadata, "text_as_html", None)
     if html:
-        try:
-            from lxml import html as lxml_html
-
-            root = lxml_html.fromstring(html)
-            rows = []
-            for tr in root.iter("tr"):
-                cells = [" ".join(c.text_content().split()) for c in tr if c.tag in ("td", "th")]
-                if any(cells):
-                    rows.append(" | ".join(cells))
-            if rows:
-                return "\n".join(rows)
-        except Exception:  # noqa: BLE001 - fall back to unstructured's flat text
-            log.debug("could not read table HTML", exc_info=True)
+        markdown = html_to_markdown(html)
+        if markdown:
+            return markdown
     return element.text
 
 

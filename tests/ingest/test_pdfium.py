@@ -133,3 +133,86 @@ def test_text_a_reader_cannot_see_is_dropped(tmp_path: Path) -> None:
     assert "Staff park for free" in doc.text and "Visitors use the spaces" in doc.text
     assert [b.text for b in doc.blocks if b.kind == "title"] == ["Parking"]
     assert doc.hidden_chars > len("WHITETINYOFFPAGEINVISIBLE")  # the parse report counts them
+
+
+def _write_page_breaks(path: Path) -> Path:
+    """Headings at page breaks: a wrapped heading, a section running onto the next page, a
+    heading that is the last line of its page (its text on the next one)."""
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    y = 770.0
+
+    def line(text: str, font: str = "Helvetica", size: float = 11, gap: float = 15) -> None:
+        nonlocal y
+        pdf.setFont(font, size)
+        pdf.drawString(72, y, text)
+        y -= gap
+
+    def body(topic: str, n: int) -> None:
+        for i in range(n):
+            line(f"The {topic} rule number {i} applies to every trip that is booked.")
+
+    def new_page() -> None:
+        nonlocal y
+        pdf.showPage()
+        y = 770.0
+
+    line("Northwind Handbook", "Helvetica-Bold", 20, 30)
+    line("1. Travel and the rules that apply to every", "Helvetica-Bold", 15, 18)
+    line("business trip we make", "Helvetica-Bold", 15, 24)  # the heading wraps
+    line("Flights", "Helvetica-Bold", 13, 20)
+    body("flights", 30)
+    new_page()
+    body("late flights", 5)  # the Flights section goes on: no heading on this page
+    line("2. Meals", "Helvetica-Bold", 15, 24)
+    line("Per diem", "Helvetica-Bold", 13, 20)
+    body("per diem", 4)
+    line("Client entertainment", "Helvetica-Bold", 13, 20)  # the last line of its page
+    new_page()
+    body("client entertainment", 4)
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def test_heading_paths_across_page_breaks_follow_the_real_headings(tmp_path: Path) -> None:
+    from config.settings import ChunkingSettings
+    from ingest.chunker import TokenChunker
+    from tests.ingest.test_chunker import FakeWordEmbedder
+
+    doc = parse_pdf(_write_page_breaks(tmp_path / "breaks.pdf"))
+    titles = [(b.text, b.depth, b.page) for b in doc.blocks if b.kind == "title"]
+    assert titles == [
+        ("Northwind Handbook", 0, 1),
+        ("1. Travel and the rules that apply to every business trip we make", 1, 1),
+        ("Flights", 2, 1), ("2. Meals", 1, 2), ("Per diem", 2, 2),
+        ("Client entertainment", 2, 2),
+    ]
+    chunker = TokenChunker(ChunkingSettings(max_tokens=64, overlap_tokens=0), FakeWordEmbedder())
+    paths = {}
+    for chunk in chunker.chunk(doc):
+        for topic in ("late flights", "flights rule number 29", "per diem", "client"):
+            if topic in chunk.text.lower():
+                paths.setdefault(topic, set()).add((chunk.heading_path[1:], chunk.page))
+    travel = "1. Travel and the rules that apply to every business trip we make"
+    assert paths == {
+        "flights rule number 29": {((travel, "Flights"), 1)},
+        "late flights": {((travel, "Flights"), 2)},  # carried over the page break
+        "per diem": {(("2. Meals", "Per diem"), 2)},
+        "client": {(("2. Meals", "Client entertainment"), 3)},  # its heading was on page 2
+    }
+
+
+def test_sample_handbook_pdf_chunks_carry_their_real_heading_paths(sample_corpus: Path) -> None:
+    from config.settings import ChunkingSettings
+    from ingest.chunker import TokenChunker
+    from tests.ingest.test_chunker import FakeWordEmbedder
+
+    doc = FastPdfParser().parse(sample_corpus / "travel-and-expenses.pdf", "pdf")
+    chunker = TokenChunker(ChunkingSettings(max_tokens=64, overlap_tokens=0), FakeWordEmbedder())
+    chunks = chunker.chunk(doc)
+    meals = [c for c in chunks if "daily meal allowance is EUR 45" in c.text]
+    assert meals and meals[0].page == 2
+    assert meals[0].heading_path[-1] == "2. Meals and per diem"  # not "Cars and local transport"
+    cars = [c for c in chunks if "EUR 0.30/km" in c.text]
+    assert cars and cars[0].heading_path[-1] == "Cars and local transport" and cars[0].page == 1
+    assert all("Cars and local transport" not in c.heading_path for c in chunks if c.page != 1)
