@@ -313,6 +313,16 @@ class RetrievalSettings(_Section):
         "abstains (\"the documents don't say\") and shows the closest passages instead; "
         "above it retrieval.abstention decides. Passages below it are never sources.",
     )
+    followup_rewrite: Literal["off", "concat", "rules", "model"] = Field(
+        "rules",
+        description="How a follow-up question in a conversation (\"and for international "
+        "trips?\") becomes its search query, from the conversation's previous question. off: "
+        "searched as asked. concat: the previous question and the follow-up together. rules: "
+        "a dependent follow-up (opens with and / what about, says it / this / they, or is very "
+        "short) gets the previous question's content words; others are searched as asked. "
+        "model: the answering model rewrites it (falls back to rules when its reply is "
+        "unusable). Chosen on bench/eval_followups.py (docs/evaluation.md).",
+    )
     abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
     index: VectorIndexSettings = Field(default_factory=VectorIndexSettings)
 

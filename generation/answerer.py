@@ -67,28 +67,48 @@ class Answerer:
         return self._generator.model_name
 
     @property
+    def generator(self) -> Generator:
+        """The answering model (the follow-up rewrite may use it too)."""
+        return self._generator
+
+    @property
     def model_path(self) -> str | None:
         """The answering model's file, when it runs in-process (None for a remote server)."""
         path = getattr(self._generator, "model_path", None)
         return str(path) if path else None
 
     def stream(self, question: str, collection: str, k: int | None = None, *,
-               principal: Principal | None = None) -> Iterator[AnswerEvent]:
+               principal: Principal | None = None,
+               query: str | None = None) -> Iterator[AnswerEvent]:
         """Yield ``sources``, then ``token`` events, then one ``done`` event with the answer.
 
         With a ``principal`` only passages of documents it may read are retrieved (the web
-        app always passes one; trusted local callers such as the CLI may not).
+        app always passes one; trusted local callers such as the CLI may not). ``query`` is
+        the standalone form of a follow-up question (generation/followup.py): it is searched
+        and answered instead of ``question``, and both events carry it as ``search_query``.
         """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        asked = question
+        search_query = query.strip() if query and query.strip() != question else None
+        question = search_query or question
         gen = self._settings.generation
         hits = self._retriever.search(question, collection, k or self._settings.retrieval.top_k,
                                       principal=principal)
         evidence = self._retriever.assess(question, hits)
         relevant = [] if evidence.abstain else [
             h for h in hits if h.score >= self._settings.retrieval.min_score][: gen.max_sources]
-        yield SourcesEvent(relevant or hits, evidence)
+        yield SourcesEvent(relevant or hits, evidence, search_query)
+        for event in self._answer(question, hits, relevant):
+            if isinstance(event, DoneEvent):
+                event = replace(event, answer=replace(event.answer, question=asked),
+                                search_query=search_query)
+            yield event
+
+    def _answer(self, question: str, hits: list[Hit], relevant: list[Hit]
+                ) -> Iterator[AnswerEvent]:
+        gen = self._settings.generation
         mode = "extractive" if gen.mode == "extractive" else "generative"
         if not relevant:
             answer = Answer(question, NOT_FOUND_ANSWER, [], hits, abstained=True,

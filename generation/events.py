@@ -23,12 +23,15 @@ class SourcesEvent:
 
     sources: list[Hit]
     evidence: Evidence | None = None
+    #: The standalone query a follow-up was searched with (None: searched as asked).
+    search_query: str | None = None
     name: ClassVar[str] = "sources"
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form."""
         return {"event": self.name, "sources": [h.to_dict() for h in self.sources],
-                "evidence": self.evidence.to_dict() if self.evidence else None}
+                "evidence": self.evidence.to_dict() if self.evidence else None,
+                "search_query": self.search_query}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +53,14 @@ class DoneEvent:
     answer: Answer
     evidence_id: int | None = None
     conversation_id: int | None = None
+    #: The standalone query a follow-up was searched with (None: searched as asked).
+    search_query: str | None = None
     name: ClassVar[str] = "done"
 
     def to_dict(self) -> dict[str, Any]:
-        """Wire form: the answer's fields, and the record ids when there are some."""
-        out: dict[str, Any] = {"event": self.name, **self.answer.to_dict()}
+        """Wire form: the answer's fields, the query searched, the record ids if any."""
+        out: dict[str, Any] = {"event": self.name, **self.answer.to_dict(),
+                               "search_query": self.search_query}
         if self.evidence_id is not None:
             out.update(evidence_id=self.evidence_id, conversation_id=self.conversation_id)
         return out

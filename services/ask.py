@@ -7,7 +7,7 @@ versions were retrieved and cited, which model wrote it) in a conversation of th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,6 +18,7 @@ from config.settings import Settings
 from db.models import AnswerRecord, Conversation
 from generation.answerer import Answerer
 from generation.events import AnswerEvent, DoneEvent, SourcesEvent
+from generation.followup import FollowupRewriter, Rewrite
 from retrieval.acl import allowed_document_ids
 from retrieval.catalog import get_collection
 from retrieval.retriever import Retriever, SearchFilter, UnknownCollectionError
@@ -53,6 +54,7 @@ class Turn:
     model: str
     cited: list[dict[str, Any]]
     feedback: Rated | None = None  # the actor's own rating of this answer, if any
+    search_query: str | None = None  # the standalone query a follow-up was searched with
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,9 @@ class Asking:
         self._sessions = sessions
         self._retriever = retriever
         self._answerer = answerer
+        method = settings.retrieval.followup_rewrite
+        self._rewriter = FollowupRewriter(
+            method, answerer.generator if method == "model" else None)
 
     def _k(self, k: int | None) -> int | None:
         limit = self._settings.web.max_k
@@ -93,23 +98,57 @@ class Asking:
             raise NotFound(f"no collection named {collection!r}") from None
 
     def ask(self, actor: Actor, question: str, collection: str, k: int | None = None,
-            conversation_id: int | None = None) -> Iterator[AnswerEvent]:
+            conversation_id: int | None = None, earlier: Sequence[str] = ()
+            ) -> Iterator[AnswerEvent]:
         """The answer's events; the last one carries the evidence record's ids.
 
-        Access, the conversation and retrieval are settled before this returns (errors are
-        raised here, not in the middle of a stream); the model runs as the events are read.
+        A follow-up is rewritten into its standalone search query (``retrieval.
+        followup_rewrite``) from the conversation's previous question, or, in a new
+        conversation, from ``earlier``: the user's earlier questions as asked (an
+        OpenAI-style request's earlier user messages). The events carry the query as
+        ``search_query``. Access, the conversation and retrieval are settled before this
+        returns (errors are raised here, not in the middle of a stream); the model runs as
+        the events are read.
         """
         k = self._k(k)
         with self._sessions() as db:
             access.readable_collection(db, actor, collection)
+            previous = self._previous_queries(db, actor, conversation_id)
             conv_id = self._conversation(db, actor, conversation_id, collection, question)
             db.commit()
+        rewrite = self.rewrite(question, previous, earlier)
         try:
-            events = self._answerer.stream(question, collection, k, principal=actor.principal)
+            events = self._answerer.stream(question, collection, k, principal=actor.principal,
+                                           query=rewrite.query)
             first = next(events)  # retrieval errors surface here, before any streaming
         except UnknownCollectionError:
             raise NotFound(f"no collection named {collection!r}") from None
         return self._recorded(actor, question, conv_id, first, events)
+
+    def rewrite(self, question: str, previous: Sequence[str] = (),
+                earlier: Sequence[str] = ()) -> Rewrite:
+        """The search query of ``question`` in its conversation.
+
+        Rewritten after the conversation's ``previous`` standalone queries (oldest first), or
+        else after the user's ``earlier`` questions as asked.
+        """
+        if previous:
+            return self._rewriter.rewrite(previous, question)
+        return self._rewriter.rewrite_chain(earlier, question)
+
+    @staticmethod
+    def _previous_queries(db: Session, actor: Actor, conv_id: int | None) -> list[str]:
+        """The standalone queries of the last turns of the actor's conversation, oldest first.
+
+        None for a new conversation or anyone else's (``_conversation`` refuses that).
+        """
+        if conv_id is None:
+            return []
+        rows = db.execute(select(AnswerRecord.question, AnswerRecord.search_query)
+                          .where(AnswerRecord.conversation_id == conv_id,
+                                 AnswerRecord.user_id == actor.user_id)
+                          .order_by(AnswerRecord.id.desc()).limit(3)).all()
+        return [query or asked for asked, query in reversed(rows)]
 
     def _recorded(self, actor: Actor, question: str, conv_id: int, first: AnswerEvent,
                   events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
@@ -130,6 +169,7 @@ class Asking:
                 question=question, answer=done.answer.to_dict(),
                 hits=[h.to_dict() for h in sources], model_name=answerer.model_name,
                 model_sha256=audit.file_sha256(answerer.model_path),
+                search_query=done.search_query,
             )
             db.commit()
             return replace(done, evidence_id=rec.id, conversation_id=conv_id)
@@ -180,7 +220,7 @@ class Asking:
             for rec in records:
                 turn = Turn(rec.id, rec.at.isoformat() + "Z", rec.question, rec.answer,
                             rec.abstained, rec.mode, rec.model_name, json.loads(rec.cited),
-                            ratings.get(rec.id))
+                            ratings.get(rec.id), rec.search_query)
                 if any(c.get("document_id") not in allowed for c in turn.cited):
                     turn = replace(turn, answer=HIDDEN_ANSWER, cited=[], feedback=None)
                 turns.append(turn)

@@ -46,11 +46,12 @@ def _hit_json(hit: dict[str, Any], hashes: dict[int, str]) -> dict[str, Any]:
 def record_answer(
     session: Session, *, user_id: int, username: str, conversation: Conversation,
     question: str, answer: dict[str, Any], hits: Sequence[dict[str, Any]], model_name: str,
-    model_sha256: str | None,
+    model_sha256: str | None, search_query: str | None = None,
 ) -> AnswerRecord:
     """Append the evidence of one answer (flushed).
 
-    ``answer`` is the ``done`` event's body, ``hits`` the ``sources`` event's passages.
+    ``answer`` is the ``done`` event's body, ``hits`` the ``sources`` event's passages,
+    ``search_query`` the standalone query a follow-up was searched with.
     """
     by_chunk = {h["chunk_id"]: h for h in hits}
     hashes = dict(session.execute(
@@ -69,6 +70,7 @@ def record_answer(
         answer=str(answer.get("answer", "")), abstained=bool(answer.get("abstained")),
         mode=str(answer.get("mode", "")), model_name=model_name, model_sha256=model_sha256,
         retrieved=json.dumps([_hit_json(h, hashes) for h in hits]), cited=json.dumps(cited),
+        search_query=search_query,
     )
     session.add(rec)
     session.flush()

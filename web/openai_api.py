@@ -1,10 +1,11 @@
 """An OpenAI-compatible API under ``/v1``: chat completions and models, over the same services.
 
 Point any OpenAI client at ``http://<host>/v1`` with an Enclave API token as the key and a
-model name ``enclave:<collection>``. The last user message is the question (earlier messages
-are not used yet: no follow-up rewrite); access control, abstention and the evidence record
-are those of ``POST /api/v1/ask``. Citations come as ``[n]`` markers in the text and in the
-extra ``citations`` field (``enclave`` carries the evidence record's ids).
+model name ``enclave:<collection>``. The last user message is the question; the earlier user
+messages are the conversation its follow-up rewrite reads ("and on Windows?" is searched as a
+standalone query, returned as ``enclave.search_query``); access control, abstention and the
+evidence record are those of ``POST /api/v1/ask``. Citations come as ``[n]`` markers in the
+text and in the extra ``citations`` field (``enclave`` carries the evidence record's ids).
 
 Streaming tells the truth: the answer is checked against its sources before any of it is
 sent, so a streamed reply is exactly the final one (never text replaced after the fact).
@@ -71,7 +72,7 @@ def _completion(done: DoneEvent, model: str, created: int) -> ChatCompletion:
         enclave=EnclaveInfo(evidence_id=done.evidence_id or 0,
                             conversation_id=done.conversation_id or 0,
                             abstained=answer["abstained"], mode=answer["mode"],
-                            question=answer["question"]),
+                            question=answer["question"], search_query=done.search_query),
     )
 
 
@@ -110,10 +111,14 @@ def _stream(events: Iterator[Any], model: str, created: int) -> Iterator[str]:
     "events ending with ``data: [DONE]``; the last chunk carries ``citations``.",
     ChatCompletion, {"text/event-stream": SSE_EVENT})})
 def chat_completions(body: ChatCompletionRequest):  # type: ignore[no-untyped-def]
-    """Answer the last user message from the ``model``'s collection, with citations."""
+    """Answer the last user message from the ``model``'s collection, with citations.
+
+    The earlier user messages drive the follow-up rewrite of the last one.
+    """
     question = _question(body)
     collection = body.model[len(MODEL_PREFIX):]
-    events = _services().asking.ask(actor(), question, collection)
+    earlier = [m.content for m in body.messages[:-1] if m.role == "user"]
+    events = _services().asking.ask(actor(), question, collection, earlier=earlier)
     created = int(time.time())
     if body.stream:
         return Response(stream_with_context(_stream(events, body.model, created)),

@@ -54,6 +54,8 @@ class AnswerRecord(Base):
     model_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     retrieved: Mapped[str] = mapped_column(Text, default="[]")
     cited: Mapped[str] = mapped_column(Text, default="[]")
+    #: The standalone query a follow-up was searched with (NULL: searched as asked).
+    search_query: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 Rating = Literal["up", "down"]

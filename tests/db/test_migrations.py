@@ -89,7 +89,8 @@ def _release_database(path: Path, tables: set[str] | None = None) -> None:
 
 # Columns later migrations add to release tables, and tables they add (checked on their own).
 ADDED_COLUMNS = {"collections": {"access_version"}, "chunks": {"ocr_confidence"},
-                 "ingest_job_files": {"action", "restrict_to"}}
+                 "ingest_job_files": {"action", "restrict_to"},
+                 "answer_records": {"search_query"}}
 ADDED_TABLES = {"answer_feedback", "sources", "source_files"}
 
 

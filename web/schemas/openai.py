@@ -65,7 +65,10 @@ class EnclaveInfo(Out):
     conversation_id: int
     abstained: bool
     mode: str
-    question: str = Field(description="The question that was searched.")
+    question: str = Field(description="The question (the last user message).")
+    search_query: str | None = Field(
+        None, description="The standalone query the question was searched with, rewritten "
+        "from the earlier user messages (retrieval.followup_rewrite); null: searched as asked.")
 
 
 class ChatCompletion(Out):

@@ -235,6 +235,10 @@ class AnswerOut(Out):
     mode: str
     evidence_id: int
     conversation_id: int
+    search_query: str | None = Field(
+        None, description="The standalone query a follow-up question was searched with "
+        "(rewritten from the conversation, retrieval.followup_rewrite); null: searched as "
+        "asked.")
 
 
 class ConversationSummary(Out):
@@ -274,6 +278,9 @@ class TurnOut(Out):
     cited: list[dict[str, Any]]
     feedback: FeedbackOut | None = Field(
         description="Your own earlier rating of this answer; null when not rated.")
+    search_query: str | None = Field(
+        None, description="The standalone query this follow-up was searched with; null: "
+        "searched as asked.")
 
 
 class ConversationOut(Out):

@@ -13,6 +13,18 @@
   const stopButton = document.getElementById("stop-button");
 
   const modeEl = document.getElementById("mode");
+  // Follow-ups: the page keeps asking in the current conversation (of the same collection), so
+  // "and for international trips?" is searched as its standalone query, shown here.
+  let conversation = null;  // { id, collection } of the conversation being continued
+  const searchedEl = document.createElement("p");
+  searchedEl.id = "searched-for";
+  searchedEl.className = "searched-for";
+  searchedEl.hidden = true;
+  answerEl.before(searchedEl);
+  function showSearched(query) {
+    searchedEl.textContent = query ? "Searched for: " + query : "";
+    searchedEl.hidden = !query;
+  }
   const UNSUPPORTED_TITLE = "not supported by the cited source";
   const UNCITED_TITLE = "not supported by the cited source: no source is cited for this statement";
 
@@ -155,6 +167,7 @@
 
   function handle(event, state) {
     if (event.event === "sources") {
+      showSearched(event.search_query);
       statusEl.textContent = "Found " + event.sources.length + " passages; writing the answer…";
     } else if (event.event === "token") {
       state.text += event.text;
@@ -182,6 +195,9 @@
         modeEl.hidden = false;
       }
       showFeedback(event.evidence_id);
+      if (event.conversation_id) {
+        conversation = { id: event.conversation_id, collection: state.collection };
+      }
       answerEl.dataset.done = "1";
     } else if (event.event === "error") {
       statusEl.textContent = event.message;
@@ -294,6 +310,8 @@
     citationsEl.replaceChildren();
     modeEl.hidden = true;
     statusEl.textContent = "Earlier question: " + last.question;
+    showSearched(last.search_query);
+    conversation = { id: conv.id, collection: conv.collection };  // follow-ups continue it
     renderAnswer(last.answer);
     showFeedback(last.id, last.feedback);
     answerEl.dataset.history = "1";
@@ -347,13 +365,18 @@
     stopButton.hidden = false;
     if (refocus) stopButton.focus();  // the disabled Ask button would drop the focus
     answerEl.setAttribute("aria-busy", "true");  // read the answer once, not token by token
-    const state = { text: "" };
+    const state = { text: "", collection };
+    showSearched(null);
+    const body = { question, collection, stream: true };
+    if (conversation && conversation.collection === collection) {
+      body.conversation_id = conversation.id;
+    }
     try {
       const resp = await fetch("/api/v1/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream",
                    "X-CSRFToken": csrfToken() },
-        body: JSON.stringify({ question, collection, stream: true }),
+        body: JSON.stringify(body),
         signal: controller.signal,
       });
       if (!resp.ok) {
