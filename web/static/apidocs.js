@@ -7,7 +7,9 @@
   window.ui = SwaggerUIBundle({
     url: root.dataset.specUrl,
     dom_id: "#swagger-ui",
-    deepLinking: true,
+    // no deep links: they put a link inside each operation's expand button (nested controls
+    // that keyboard and screen-reader users meet twice; axe-core's nested-interactive rule)
+    deepLinking: false,
     validatorUrl: null, // never ask an outside validator about the document
     tryItOutEnabled: false,
     requestInterceptor: function (request) {
