@@ -9,8 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from config.cli import cli_settings
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +72,22 @@ def build_sync_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _open(settings: Settings) -> tuple[Any, Any, Any] | None:
+    """``(retrieval stack, ingestor, in-process job manager)``, or None (said why).
+
+    None when the database cannot be opened (an out-of-date schema, for one).
+    """
+    from ingest.jobs import JobManager
+    from ingest.stack import build_ingestor
+    from retrieval.stack import build_retrieval_for_cli
+
+    stack = build_retrieval_for_cli(settings)
+    if stack is None:
+        return None
+    ingestor = build_ingestor(stack)
+    return stack, ingestor, JobManager(stack.sessions, ingestor)
+
+
 def sync_main(argv: list[str]) -> int:
     """``python -m ingest sync``: returns 1 if a source or a file failed."""
     args = build_sync_parser().parse_args(argv)
@@ -75,16 +95,12 @@ def sync_main(argv: list[str]) -> int:
     if settings is None:
         return 2
 
-    from ingest.jobs import JobManager
-    from ingest.stack import build_ingestor
     from ingest.sync import Syncer, source_ids
-    from retrieval.stack import build_retrieval_for_cli
 
-    stack = build_retrieval_for_cli(settings)
-    if stack is None:
+    opened = _open(settings)
+    if opened is None:
         return 2
-    ingestor = build_ingestor(stack)
-    jobs = JobManager(stack.sessions, ingestor)
+    stack, ingestor, jobs = opened
     syncer = Syncer(stack.sessions, ingestor, jobs, settings.ingest.sync_interval_s)
     try:
         if settings.jobs.runner != "celery":
@@ -153,14 +169,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from ingest.jobs import JobManager, NewFile
     from ingest.pipeline import expand_paths, validate_collection_name
-    from ingest.stack import build_ingestor
-    from retrieval.stack import build_retrieval_for_cli
 
-    stack = build_retrieval_for_cli(settings)
-    if stack is None:
+    opened = _open(settings)
+    if opened is None:
         return 2
-    ingestor = build_ingestor(stack)
-    jobs = JobManager(stack.sessions, ingestor)
+    stack, ingestor, jobs = opened
     try:
         if args.check:
             problems = ingestor.check(repair=args.repair) + jobs.check_orphans(repair=args.repair)

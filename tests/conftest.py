@@ -3,6 +3,7 @@ per session, the sample corpus, and Flask ``app``/``client``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -182,50 +183,17 @@ def login(client, username: str, password: str):  # type: ignore[no-untyped-def]
 def handbook_pg(tmp_path_factory: pytest.TempPathFactory, sample_corpus: Path
                 ) -> Iterator[tuple[Path, str]]:
     """The handbook ingested once into a PostgreSQL template database: (data dir, template)."""
-    from sqlalchemy import create_engine, text
-
     from ingest.stack import build_ingestor
     from retrieval.stack import build_retrieval
 
-    name = f"enclave_tpl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - as pg_url
-        message = f"PostgreSQL is not reachable at {POSTGRES}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    data_dir = tmp_path_factory.mktemp("handbook_pg")
-    stack = build_retrieval(make_settings(data_dir, database_url=f"{POSTGRES}/{name}"))
-    results = build_ingestor(stack).ingest_paths(
-        [(p, p.name) for p in sorted(sample_corpus.iterdir())], "handbook")
-    stack.close()
-    stack.engine.dispose()
-    assert all(r.status == "added" for r in results), results
-    try:
-        yield data_dir, name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _pg_copy_of(template: str) -> Iterator[str]:
-    """A new database cloned from ``template`` (CREATE DATABASE ... TEMPLATE), dropped after."""
-    from sqlalchemy import create_engine, text
-
-    name = f"enclave_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _throwaway_database("enclave_tpl") as url:
+        data_dir = tmp_path_factory.mktemp("handbook_pg")
+        stack = build_retrieval(make_settings(data_dir, database_url=url))
+        results = build_ingestor(stack).ingest_paths(
+            [(p, p.name) for p in sorted(sample_corpus.iterdir())], "handbook")
+        stack.close()  # a template database must have no open connections
+        assert all(r.status == "added" for r in results), results
+        yield data_dir, url.rsplit("/", 1)[1]
 
 
 @pytest.fixture
@@ -238,9 +206,8 @@ def handbook_settings(catalog: str, tmp_path: Path, request: pytest.FixtureReque
     data_dir, template = request.getfixturevalue("handbook_pg")
     target = tmp_path / "handbook_pg_copy"
     shutil.copytree(data_dir, target)
-    copies = _pg_copy_of(template)
-    yield make_settings(target, database_url=next(copies))
-    copies.close()
+    with _throwaway_database("enclave_test", template=template) as url:
+        yield make_settings(target, database_url=url)
 
 
 @pytest.fixture
@@ -273,18 +240,22 @@ def client(app):  # type: ignore[no-untyped-def]
 POSTGRES = os.environ.get("ENCLAVE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL (127.0.0.1:5432, trust auth; `.ci/run`
-    starts the server when it is down), dropped afterwards. Fails under CI when unreachable."""
+@contextlib.contextmanager
+def _throwaway_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database on the local PostgreSQL (a copy of ``template`` if given), dropped after.
+
+    Unreachable server: the test fails under CI and is skipped elsewhere.
+    """
     from sqlalchemy import create_engine, text
 
-    name = f"enclave_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'
+                              + (f' TEMPLATE "{template}"' if template else "")))
     except Exception as exc:  # noqa: BLE001 - say what is missing, then fail or skip
+        admin.dispose()
         message = f"PostgreSQL is not reachable at {POSTGRES}: {exc}"
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -295,3 +266,11 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL (127.0.0.1:5432, trust auth; `.ci/run`
+    starts the server when it is down), dropped afterwards. Fails under CI when unreachable."""
+    with _throwaway_database("enclave_test") as url:
+        yield url
