@@ -129,3 +129,27 @@ def test_reopened_answer_shows_the_earlier_rating(quick_app, live_server, page) 
     assert page.get_attribute("#thumbs-up", "aria-pressed") == "false"
     assert page.input_value("#feedback-comment") == "Too long."
     assert "You rated this answer earlier: thumbs down" in page.inner_text("#feedback-status")
+
+
+def test_new_conversation_starts_afresh(quick_app, live_server, page) -> None:  # type: ignore[no-untyped-def]
+    """After an answer the page continues its conversation (follow-ups); New conversation ends it."""
+    base_url = live_server(quick_app)
+    page.goto(base_url + "/")
+    assert page.locator("#new-conversation").is_hidden()  # nothing to leave yet
+
+    def ask(question: str) -> dict[str, Any]:
+        page.fill("#question", question)
+        with page.expect_request(lambda r: r.url.endswith("/api/v1/ask")) as request:
+            page.click("#ask-button")
+        page.wait_for_selector('#answer[data-done="1"]', state="attached")
+        return request.value.post_data_json  # type: ignore[no-any-return]
+
+    assert "conversation_id" not in ask(QUESTION)
+    assert page.locator("#new-conversation").is_visible()
+    assert "conversation_id" in ask("and for international trips?")  # a follow-up
+    page.click("#new-conversation")
+    assert page.locator("#new-conversation").is_hidden()
+    assert page.inner_text("#answer") == ""
+    assert "New conversation" in page.inner_text("#status")
+    assert page.evaluate("document.activeElement.id") == "question"
+    assert "conversation_id" not in ask(QUESTION)

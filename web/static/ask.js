@@ -16,6 +16,11 @@
   // Follow-ups: the page keeps asking in the current conversation (of the same collection), so
   // "and for international trips?" is searched as its standalone query, shown here.
   let conversation = null;  // { id, collection } of the conversation being continued
+  const newConversationButton = document.getElementById("new-conversation");
+  function setConversation(value) {
+    conversation = value;
+    if (newConversationButton) newConversationButton.hidden = !value;
+  }
   const searchedEl = document.createElement("p");
   searchedEl.id = "searched-for";
   searchedEl.className = "searched-for";
@@ -196,7 +201,7 @@
       }
       showFeedback(event.evidence_id);
       if (event.conversation_id) {
-        conversation = { id: event.conversation_id, collection: state.collection };
+        setConversation({ id: event.conversation_id, collection: state.collection });
       }
       answerEl.dataset.done = "1";
     } else if (event.event === "error") {
@@ -311,7 +316,7 @@
     modeEl.hidden = true;
     statusEl.textContent = "Earlier question: " + last.question;
     showSearched(last.search_query);
-    conversation = { id: conv.id, collection: conv.collection };  // follow-ups continue it
+    setConversation({ id: conv.id, collection: conv.collection });  // follow-ups continue it
     renderAnswer(last.answer);
     showFeedback(last.id, last.feedback);
     answerEl.dataset.history = "1";
@@ -332,6 +337,21 @@
       stopStreaming();
     }
   });
+
+  // New conversation: the next question is searched on its own words, not as a follow-up.
+  if (newConversationButton) {
+    newConversationButton.addEventListener("click", () => {
+      setConversation(null);
+      answerEl.replaceChildren();
+      delete answerEl.dataset.done;
+      citationsEl.replaceChildren();
+      modeEl.hidden = true;
+      if (feedbackEl) feedbackEl.hidden = true;
+      showSearched(null);
+      statusEl.textContent = "New conversation: your next question is searched on its own.";
+      document.getElementById("question").focus();
+    });
+  }
 
   function markStopped(state) {
     answerEl.dataset.stopped = "1";
@@ -363,6 +383,7 @@
     const refocus = document.activeElement === button;
     button.disabled = true;
     stopButton.hidden = false;
+    if (newConversationButton) newConversationButton.hidden = true;  // back once it has ended
     if (refocus) stopButton.focus();  // the disabled Ask button would drop the focus
     answerEl.setAttribute("aria-busy", "true");  // read the answer once, not token by token
     const state = { text: "", collection };
@@ -407,6 +428,7 @@
       streaming = null;
       const hadFocus = document.activeElement === stopButton;
       stopButton.hidden = true;
+      setConversation(conversation);
       answerEl.removeAttribute("aria-busy");
       button.disabled = false;
       if (hadFocus) button.focus();
