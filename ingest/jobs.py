@@ -53,6 +53,13 @@ class NewFile:
     action: str = "ingest"
 
 
+def _final_status(job: IngestJob) -> str:
+    """A finished job's status: cancelled if asked to stop, failed if a file failed, else done."""
+    if job.cancel_requested:
+        return "cancelled"
+    return "failed" if any(f.status == "failed" for f in job.files) else "done"
+
+
 def _groups(text: str) -> tuple[str, ...]:
     return tuple(g for g in text.split(",") if g)
 
@@ -358,13 +365,7 @@ class JobManager:
                 progress("stage", {"index": i, "name": todo[i][1].name, "stage": stage})
 
         def on_result(i: int, result: FileResult) -> None:
-            self._set_file(file_ids[i], status=result.status, error=result.error,
-                           document_id=result.document_id, version=result.version,
-                           chunks=result.chunks)
-            stored = todo[i][1].storage_name
-            if result.status == "unchanged" and stored:
-                # the document keeps the original it already has; this copy is redundant
-                (self._ingestor.settings.uploads_dir / stored).unlink(missing_ok=True)
+            self._record(file_ids[i], result, todo[i][1].storage_name)
             if progress:
                 progress("result", {"index": i, "result": result})
 
@@ -374,17 +375,15 @@ class JobManager:
         )
         if self._stopping and not self._cancel_requested(job_id):
             return self.get(job_id) or {}  # shutting down: stays "running" -> resumed later
-        cancelled = self._cancel_requested(job_id)
         with self._sessions() as session:
             job = session.get(IngestJob, job_id)
             assert job is not None
-            if cancelled:
+            if job.cancel_requested:
                 for f in job.files:
                     if f.status in ("queued", *FILE_ACTIVE):
                         f.status = "cancelled"
-            failed = any(f.status == "failed" for f in job.files)
+            status = _final_status(job)
             session.commit()
-        status = "cancelled" if cancelled else ("failed" if failed else "done")
         self._finish(job_id, status, None)
         return self.get(job_id) or {}
 
@@ -437,11 +436,7 @@ class JobManager:
             self._set_file(file_id, status=stage)
 
         def on_result(_i: int, outcome: FileResult) -> None:
-            self._set_file(file_id, status=outcome.status, error=outcome.error,
-                           document_id=outcome.document_id, version=outcome.version,
-                           chunks=outcome.chunks)
-            if outcome.status == "unchanged" and item.storage_name:
-                (self._ingestor.settings.uploads_dir / item.storage_name).unlink(missing_ok=True)
+            self._record(file_id, outcome, item.storage_name)
             result.append(outcome)
 
         self._ingestor.ingest_batch([item], collection, on_stage=on_stage, on_result=on_result,
@@ -459,15 +454,9 @@ class JobManager:
                 return
             if any(f.status in ("queued", *FILE_ACTIVE) for f in job.files):
                 return
-            if job.cancel_requested:
-                status = "cancelled"
-            elif any(f.status == "failed" for f in job.files):
-                status = "failed"
-            else:
-                status = "done"
             session.execute(update(IngestJob).where(
                 IngestJob.id == job_id, IngestJob.status.in_(("queued", "running"))
-            ).values(status=status, finished_at=now()))
+            ).values(status=_final_status(job), finished_at=now()))
             session.commit()
 
     def _remove(self, collection: str, file_id: int, name: str) -> FileResult:
@@ -483,6 +472,15 @@ class JobManager:
         self._set_file(file_id, status="deleted", document_id=doc_id, version=version,
                        chunks=0)
         return FileResult(name, "deleted", doc_id, version)
+
+    def _record(self, file_id: int, result: FileResult, storage_name: str | None) -> None:
+        """Store a file's outcome on its job file."""
+        self._set_file(file_id, status=result.status, error=result.error,
+                       document_id=result.document_id, version=result.version,
+                       chunks=result.chunks)
+        if result.status == "unchanged" and storage_name:
+            # the document keeps the original it already has; this copy is redundant
+            (self._ingestor.settings.uploads_dir / storage_name).unlink(missing_ok=True)
 
     def _cancel_requested(self, job_id: int) -> bool:
         with self._sessions() as session:

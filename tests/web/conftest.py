@@ -147,3 +147,13 @@ def page(chromium_browser: Any) -> Iterator[Any]:
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture
+def share(tmp_path: Path) -> Path:
+    """A folder to sync (a top-level file and one in hr/), for the synced-folder tests."""
+    folder = tmp_path / "share"
+    (folder / "hr").mkdir(parents=True)
+    (folder / "desk.md").write_text("# Desk\n\nHot desks are booked a day ahead.\n")
+    (folder / "hr" / "leave.md").write_text("# Leave\n\nLeave requests go to HR.\n")
+    return folder

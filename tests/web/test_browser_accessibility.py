@@ -56,16 +56,6 @@ def artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def share(tmp_path: Path) -> Path:
-    """A folder to sync, so the admin page's synced-folders section and the jobs have rows."""
-    folder = tmp_path / "share"
-    (folder / "hr").mkdir(parents=True)
-    (folder / "desk.md").write_text("# Desk\n\nHot desks are booked a day ahead.\n")
-    (folder / "hr" / "leave.md").write_text("# Leave\n\nLeave requests go to HR.\n")
-    return folder
-
-
 def _axe(page: Any) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now.
 

@@ -15,15 +15,6 @@ pytestmark = pytest.mark.integration
 API = "/api/v1/admin/sources"
 
 
-@pytest.fixture
-def share(tmp_path: Path) -> Path:
-    folder = tmp_path / "share"
-    (folder / "hr").mkdir(parents=True)
-    (folder / "desk.md").write_text("# Desk\n\nHot desks are booked a day ahead.\n")
-    (folder / "hr" / "leave.md").write_text("# Leave\n\nLeave requests go to HR.\n")
-    return folder
-
-
 def test_admin_attaches_syncs_and_detaches_a_folder(app: Any, client: Any, share: Path) -> None:
     made = client.post(API, json={"collection": "handbook", "path": str(share),
                                   "restrictions": {"/hr/": ["hr"]}})
