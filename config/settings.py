@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         return user_cache if os.access(user_cache, os.W_OK) else self.data_dir / "models"
 
     @property
+    def gguf_dir(self) -> Path:
+        """Folder of the answering models' GGUF files (``generation.models_dir``)."""
+        if self.generation.models_dir:
+            return Path(self.generation.models_dir)
+        return self.models_dir / "gguf"
+
+    @property
     def uploads_dir(self) -> Path:
         """Folder holding uploaded originals under server-generated names."""
         return self.data_dir / "uploads"

@@ -2,19 +2,46 @@
 
 ``Answerer.stream`` yields one :class:`SourcesEvent` (the passages, and the evidence judgement
 that decided whether the model is asked at all), then :class:`TokenEvent` pieces, then one
-:class:`DoneEvent` with the checked :class:`~generation.types.Answer`. ``to_dict`` is the wire
-form of each (server-sent events and JSON replies).
+:class:`DoneEvent` with the checked :class:`~generation.types.Answer`. :class:`StateEvent`
+events say what is happening between them, so a reader is never shown a state that is not
+true:
+
+    state(searching) sources state(no_evidence) token done          (no evidence)
+    state(searching) sources state(writing) token... state(checking) done   (a model's draft)
+    state(searching) sources token done                      (quotes: extractive, or skipped)
+
+``to_dict`` is the wire form of each (server-sent events and JSON replies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from generation.types import Answer
 from retrieval.evidence import Evidence
 from retrieval.types import Hit
+
+State = Literal["searching", "writing", "checking", "no_evidence"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateEvent:
+    """What the answer is doing now.
+
+    ``searching``: retrieving passages. ``writing``: the model writes a draft (the tokens
+    that follow; not yet checked). ``checking``: the draft is being checked against its
+    sources (it is kept, or replaced by quotes: the done event's ``draft`` says which).
+    ``no_evidence``: the documents do not answer the question; no model is asked.
+    """
+
+    state: State
+    name: ClassVar[str] = "state"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"event": self.name, "state": self.state}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +63,7 @@ class SourcesEvent:
 
 @dataclass(frozen=True, slots=True)
 class TokenEvent:
-    """A piece of the answer's text as the model writes it."""
+    """A piece of the answer's text as it is written (a model's draft is checked afterwards)."""
 
     text: str
     name: ClassVar[str] = "token"
@@ -66,7 +93,9 @@ class DoneEvent:
         return out
 
 
-AnswerEvent = SourcesEvent | TokenEvent | DoneEvent
+AnswerEvent = StateEvent | SourcesEvent | TokenEvent | DoneEvent
+#: An answer's events as they are made; closing it stops the model writing the answer.
+AnswerStream = Generator[AnswerEvent, None, None]
 
 
 def final_answer(events: Iterable[AnswerEvent]) -> DoneEvent:

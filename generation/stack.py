@@ -14,8 +14,10 @@ def build_generator(settings: Settings) -> Generator:
     match settings.generation.backend:
         case "llamacpp":
             from generation.backends.llamacpp import LlamaCppGenerator
+            from generation.models import hash_cache, resolve_local_model
 
-            return LlamaCppGenerator(settings.generation)
+            model = resolve_local_model(settings.generation, settings.gguf_dir)
+            return LlamaCppGenerator(settings.generation, model, hash_cache(settings.gguf_dir))
         case "openai":
             from generation.backends.openai import OpenAICompatibleGenerator
 

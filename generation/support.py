@@ -147,6 +147,25 @@ class Window:
     instruction: bool = False
     vector: np.ndarray | None = None
     size: int = 1  # sentences in the window
+    #: Table rows of the window: (stems of the row's first cell, the row's numbers).
+    rows: list[tuple[set[str], set[str]]] = field(default_factory=list)
+
+    def numbers_named(self, claim_numbers: set[str], claim_stems: set[str]) -> bool:
+        """Every number the claim takes from a table row comes with the row's name.
+
+        A table cell is read by its row and column: "the meal allowance is EUR 10" is not
+        supported by the Breakfast row's EUR 10 unless the claim names breakfast. A number
+        also found outside the window's table rows needs no row name.
+        """
+        if not self.rows:
+            return True
+        prose = numbers(" ".join(line for line in self.text.split("\n")
+                                 if not line.lstrip().startswith("|")))
+        for number in claim_numbers - prose:
+            holders = [label for label, found in self.rows if number in found]
+            if holders and not any(label & claim_stems for label in holders):
+                return False
+        return True
 
 
 @dataclass
@@ -173,9 +192,21 @@ def index_passage(hit: Hit) -> PassageIndex:
             windows.append(Window(
                 start, w_end, piece, content_stems(piece), numbers(piece),
                 instruction=any(is_instruction(text[s:e]) for s, e in spans[i:j + 1]),
-                size=j - i + 1,
+                size=j - i + 1, rows=_table_rows(piece),
             ))
     return PassageIndex(hit, windows, {t.lower() for t in _TOKEN_RE.findall(text)}, spans)
+
+
+def _table_rows(piece: str) -> list[tuple[set[str], set[str]]]:
+    """(first-cell stems, numbers) of each Markdown table row of ``piece`` with a number."""
+    rows = []
+    for line in piece.split("\n"):
+        cells = line.strip().strip("|").split("|")
+        if line.lstrip().startswith("|") and len(cells) > 1:
+            found = numbers(line)
+            if found:
+                rows.append((content_stems(cells[0]) - found, found))
+    return rows
 
 
 _CACHE_SIZE = 20_000
@@ -242,13 +273,16 @@ class SupportChecker:
         w = self.embedding_weight
         best: tuple[float, Window | None, bool] = (0.0, None, False)
         best_key: tuple[bool, float, int] = (False, -1.0, 0)
+        contradicted = _contradicted(claim_stems - claim_numbers, claim_numbers,
+                                     passage.windows)
         for window in passage.windows:
             lex = lexical_overlap(claim_stems, window.stems)
             if vector is not None and window.vector is not None:
                 s = w * max(float(window.vector @ vector), 0.0) + (1 - w) * lex
             else:  # no embedder (or a passage nothing cites): word overlap alone
                 s = lex
-            ok = claim_numbers <= window.numbers and names_ok and not window.instruction
+            ok = (claim_numbers <= window.numbers and names_ok and not window.instruction
+                  and not contradicted and window.numbers_named(claim_numbers, claim_stems))
             # a window satisfying the hard rules beats any window that does not; on equal
             # scores the shorter span is the more exact one
             key = (ok, round(s, 6), -window.size)
@@ -311,6 +345,27 @@ class SupportChecker:
                 reason, best_scores,
             ))
         return out
+
+
+def _contradicted(words: set[str], claim_numbers: set[str], windows: Sequence[Window]) -> bool:
+    """Whether the passage says the claim with other numbers.
+
+    The passage sentence sharing most of the claim's words (at least
+    ``_CONTRADICTION_OVERLAP`` of them) states numbers, none of them the claim's: "the daily
+    meal allowance for domestic trips is EUR 10" against "The daily meal allowance is EUR 45
+    for domestic trips" is contradicted, whatever table cell elsewhere holds a 10.
+    """
+    if not claim_numbers or not words:
+        return False
+    singles = [wd for wd in windows if wd.size == 1 and wd.numbers]
+    if not singles:
+        return False
+    closest = max(singles, key=lambda wd: (lexical_overlap(words, wd.stems), -len(wd.text)))
+    return (lexical_overlap(words, closest.stems) >= _CONTRADICTION_OVERLAP
+            and not claim_numbers & closest.numbers)
+
+
+_CONTRADICTION_OVERLAP = 0.8
 
 
 def supported_share(sentences: Sequence[Sentence]) -> float:

@@ -103,6 +103,12 @@ class Answer:
     model: str = ""
     sentences: list[Sentence] = field(default_factory=list)
     mode: str = "generative"  # "generative": the model's words; "extractive": quoted passages
+    #: What became of the model's draft (the text streamed while it was written): None when
+    #: no model wrote one (no evidence, extractive mode), "kept" when the answer is the
+    #: checked draft, "replaced" when the draft did not pass the check and the answer is
+    #: something else (quotes in auto mode, or the could-not-be-verified notice), "skipped"
+    #: when the model was not asked because its recent drafts were nearly all replaced.
+    draft: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -115,7 +121,39 @@ class Answer:
             "model": self.model,
             "sentences": [s.to_dict() for s in self.sentences],
             "mode": self.mode,
+            "draft": self.draft,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The answering model, as the admin page and the evidence records show it."""
+
+    name: str  # the name answers carry (GGUF file name, or the served model's name)
+    title: str
+    backend: str
+    preset: str | None = None
+    file: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    licence: str | None = None  # the preset's (upstream) licence
+    file_licence: str | None = None  # general.license in the GGUF metadata
+    n_ctx: int | None = None
+    chat_template: str | None = None
+    hardware: str | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @property
+    def licence_text(self) -> str | None:
+        """The licence to show: the preset's, and the file's own where it says otherwise."""
+        if (self.licence and self.file_licence
+                and self.file_licence.lower() != self.licence.lower()):
+            return f"{self.licence} (file says {self.file_licence})"
+        return self.licence or self.file_licence
 
 
 class Generator(Protocol):

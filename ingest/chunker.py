@@ -194,10 +194,15 @@ class TokenChunker:
                 yield from self._flush(buffer, buffer_path, buffer_page, limit)
                 continue
             if block.kind == "title":
-                # A heading closes the open chunk and opens the next section's first chunk.
-                yield from self._flush(buffer, buffer_path, buffer_page, limit)
                 depth = block.depth if block.depth is not None else 0
                 path = path[: max(0, depth)] + [" ".join(block.text.split())[:200]]
+                if self._joins_next_section(buffer, buffer_page, block):
+                    # A tiny section (a man page's SYNOPSIS line) is no chunk of its own: a
+                    # short chunk wins on cosine against short questions without answering.
+                    buffer_path = _common_prefix(buffer_path, tuple(path))
+                else:
+                    # A heading closes the open chunk and opens the next section's first one.
+                    yield from self._flush(buffer, buffer_path, buffer_page, limit)
             elif buffer.blocks and (block.page != buffer_page or block.kind == "table"):
                 # Chunks never span pages; tables get chunks of their own.
                 yield from self._flush(buffer, buffer_path, buffer_page, limit)
@@ -212,6 +217,11 @@ class TokenChunker:
             if block.kind == "table":
                 yield from self._flush(buffer, buffer_path, buffer_page, limit)
         yield from self._flush(buffer, buffer_path, buffer_page, limit)
+
+    def _joins_next_section(self, buffer: _Buffer, page: int | None, title: Block) -> bool:
+        """Whether the open chunk is a section too small to stand alone (``min_tokens``)."""
+        return (0 < buffer.tokens < self._settings.min_tokens and title.page == page
+                and any(b.kind not in ("title", "table") for _, b in buffer.blocks))
 
     def _prefix_tokens(self, heading_path: tuple[str, ...]) -> int:
         if not heading_path:
@@ -303,6 +313,13 @@ class TokenChunker:
                 continue
             yield ChunkDraft(piece_text, kind, page, heading_path, piece_start,
                              piece_start + len(piece_text), piece_tokens, piece_embed)
+
+
+def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def _ocr_confidence(blocks: list[Block]) -> float | None:

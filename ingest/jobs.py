@@ -49,7 +49,8 @@ class NewFile:
     storage_name: str | None = None
     # This file's own groups (a synced subfolder's restriction); None: the job's.
     restrict_to: tuple[str, ...] | None = None
-    # "delete": delete the document named ``name`` (a synced file that disappeared).
+    # "delete": delete the document named ``name`` (a synced file that disappeared);
+    # "reingest": ingest it again even if its content is unchanged (BatchItem.force).
     action: str = "ingest"
 
 
@@ -118,7 +119,7 @@ class JobManager:
         _check_groups(restrict_to)
         for f in files:
             _check_groups(f.restrict_to or ())
-            if f.action not in ("ingest", "delete"):
+            if f.action not in ("ingest", "reingest", "delete"):
                 raise ValueError(f"unknown job file action {f.action!r}")
         with self._sessions() as session:
             job = IngestJob(collection=collection, source=source, created_by=created_by,
@@ -347,8 +348,9 @@ class JobManager:
             collection = job.collection
             restrict = _groups(job.restrict_to)
             todo = [(f.id, BatchItem(Path(f.path), f.name, f.storage_name,
-                                     restrict if f.restrict_to is None else _groups(f.restrict_to)))
-                    for f in job.files if f.status == "queued" and f.action == "ingest"]
+                                     restrict if f.restrict_to is None else _groups(f.restrict_to),
+                                     force=f.action == "reingest"))
+                    for f in job.files if f.status == "queued" and f.action != "delete"]
             removals = [(f.id, f.name) for f in job.files
                         if f.status == "queued" and f.action == "delete"]
         file_ids = [fid for fid, _ in todo]
@@ -415,7 +417,8 @@ class JobManager:
                 collection = job.collection
                 restrict = (_groups(job.restrict_to) if jf.restrict_to is None
                             else _groups(jf.restrict_to))
-                item = BatchItem(Path(jf.path), jf.name, jf.storage_name, restrict)
+                item = BatchItem(Path(jf.path), jf.name, jf.storage_name, restrict,
+                                 force=jf.action == "reingest")
                 action = jf.action
             session.commit()
         if status:

@@ -275,7 +275,7 @@ class Ingestor:
                 f"{self._settings.ingest.max_file_mb:g} MiB (ingest.max_file_mb)"
             )
         content_hash = sha256_file(path)
-        unchanged = self._writer.unchanged(collection, item, content_hash)
+        unchanged = None if item.force else self._writer.unchanged(collection, item, content_hash)
         if unchanged is not None:
             return unchanged
         stage("parsing")

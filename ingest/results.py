@@ -28,6 +28,9 @@ class BatchItem:
     # document (empty: a new document is readable by the whole collection; a replaced one
     # keeps its restriction).
     restrict_to: tuple[str, ...] = ()
+    # Ingest again even when the ready version has this content (an admin's re-ingest: new
+    # parser, chunking or embedding settings), instead of reporting it unchanged.
+    force: bool = False
 
 
 @dataclass(slots=True)

@@ -110,7 +110,8 @@ class DocumentWriter:
             else:
                 old_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id == doc.id)))
                 if doc.status == "ready":
-                    if doc.content_hash == prepared.content_hash:  # committed meanwhile
+                    if doc.content_hash == prepared.content_hash and not item.force:
+                        # committed meanwhile
                         return FileResult(item.name, "unchanged", doc.id, doc.version, len(old_ids))
                     doc.version += 1
                     status = "replaced"

@@ -60,8 +60,23 @@ class SearchFilter:
         return all(getattr(self, f) is None for f in self.__dataclass_fields__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One collection of a search: what may be searched in it (None: everything)."""
+
+    coll: Collection
+    allowed: ChunkSet | np.ndarray | None = None
+    scope: Scope | None = None  # a principal's readable documents (None: not access-filtered)
+
+    def permits(self, chunk_id: int, doc: Document) -> bool:
+        """Whether a hydrated candidate may be returned (checked on every hit)."""
+        if self.scope is not None:
+            return self.scope.permits(chunk_id, doc)
+        return doc.collection_id == self.coll.id
+
+
 class Retriever:
-    """Top-k passages of a collection for a question."""
+    """Top-k passages of one or several collections for a question."""
 
     def __init__(
         self,
@@ -89,12 +104,14 @@ class Retriever:
         return self.settings.top_k
 
     def search(
-        self, query: str, collection: str, k: int | None = None,
+        self, query: str, collection: str | Sequence[str], k: int | None = None,
         filters: SearchFilter | None = None, *, principal: Principal | None = None,
     ) -> list[Hit]:
         """The ``k`` best passages for ``query`` in ``collection``, best first.
 
-        With a ``principal`` only passages of documents it may read are searched and returned.
+        ``collection`` is one name or several: several are searched as one (their candidates
+        ranked together, see :meth:`search_many`). With a ``principal`` only passages of
+        documents it may read are searched and returned.
         """
         return self.search_many([query], collection, k, filters, principal=principal)[0]
 
@@ -107,37 +124,50 @@ class Retriever:
                          self.settings.abstention, self.settings.min_score)
 
     def search_many(
-        self, queries: Sequence[str], collection: str, k: int | None = None,
+        self, queries: Sequence[str], collection: str | Sequence[str], k: int | None = None,
         filters: SearchFilter | None = None, *, principal: Principal | None = None,
     ) -> list[list[Hit]]:
-        """Batch form of :meth:`search`: one embedding batch, one list of hits per query."""
+        """Batch form of :meth:`search`: one embedding batch, one list of hits per query.
+
+        Several collections are searched as if they were one: each leg's candidates of every
+        collection are ranked together (cosine similarities share one embedding space, BM25
+        scores one keyword index) before fusion, so the best passages win whichever
+        collection holds them. Access is resolved per collection, as for one.
+        """
         k = k or self.settings.top_k
+        names = [collection] if isinstance(collection, str) else list(dict.fromkeys(collection))
         with self._sessions() as session:
             read_snapshot(session)  # keyword, hydration and ACL reads agree with each other
-            coll = get_collection(session, collection)
-            if coll is None:
-                raise UnknownCollectionError(f"no collection named {collection!r}")
+            colls = []
+            for name in names:
+                coll = get_collection(session, name)
+                if coll is None:
+                    raise UnknownCollectionError(f"no collection named {name!r}")
+                colls.append(coll)
             if not queries:
                 return []
-            allowed: ChunkSet | np.ndarray | None = None
-            scope: Scope | None = None
-            if principal is not None:
-                # Access first, before anything is searched; an empty result fails closed.
-                narrow = (self._filtered_document_ids(session, coll.id, filters)
-                          if filters is not None and not filters.is_empty() else None)
-                scope = self._access.scope(session, coll, principal,
-                                           self._index.count(coll.id), narrow)
-                if scope is None:
-                    return [[] for _ in queries]
-                allowed = scope.chunks
-            elif filters is not None and not filters.is_empty():
-                allowed = self._allowed_chunk_ids(session, coll.id, filters)
+            parts = [p for p in (self._part(session, c, filters, principal) for c in colls)
+                     if p is not None]
+            if not parts:  # nothing readable (or no collection): fails closed
+                return [[] for _ in queries]
             # Query vectors are needed in every mode: each hit reports its cosine similarity.
             vectors = self._embedder.embed_queries(list(queries))
-            return [
-                self._search_one(session, coll, q, vectors[i], k, allowed, scope)
-                for i, q in enumerate(queries)
-            ]
+            return [self._search_one(session, parts, q, vectors[i], k)
+                    for i, q in enumerate(queries)]
+
+    def _part(self, session: Session, coll: Collection, filters: SearchFilter | None,
+              principal: Principal | None) -> _Part | None:
+        """What may be searched of one collection; None when nothing of it is readable."""
+        if principal is not None:
+            # Access first, before anything is searched; an empty result fails closed.
+            narrow = (self._filtered_document_ids(session, coll.id, filters)
+                      if filters is not None and not filters.is_empty() else None)
+            scope = self._access.scope(session, coll, principal, self._index.count(coll.id),
+                                       narrow)
+            return None if scope is None else _Part(coll, scope.chunks, scope)
+        if filters is not None and not filters.is_empty():
+            return _Part(coll, self._allowed_chunk_ids(session, coll.id, filters))
+        return _Part(coll)
 
     def _keyword_leg(self, session: Session, collection_id: int, query: str, n: int,
                      allowed: ChunkSet | np.ndarray | None, scope: Scope | None
@@ -159,22 +189,31 @@ class Retriever:
 
     # -- one query -----------------------------------------------------------------------
     def _search_one(
-        self, session: Session, coll: Collection, query: str, vector: np.ndarray, k: int,
-        allowed: ChunkSet | np.ndarray | None, scope: Scope | None = None,
+        self, session: Session, parts: list[_Part], query: str, vector: np.ndarray, k: int,
     ) -> list[Hit]:
         s = self.settings
         mode = s.mode if self._keyword is not None else "dense"
         n = max(s.candidates, k)
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        if mode in ("dense", "hybrid"):
-            if allowed is None:
-                scores, ids = self._index.search(coll.id, vector, n + 8)
-            else:
-                scores, ids = self._index.search_filtered(coll.id, vector, n + 8, allowed)
-            dense = [(int(i), float(sc)) for sc, i in zip(scores, ids, strict=True) if i >= 0]
-        if self._keyword is not None and mode in ("keyword", "hybrid"):
-            keyword = self._keyword_leg(session, coll.id, query, n, allowed, scope)
+        owner: dict[int, _Part] = {}  # chunk id -> the collection searched that found it
+        for part in parts:
+            coll, allowed = part.coll, part.allowed
+            if mode in ("dense", "hybrid"):
+                if allowed is None:
+                    scores, ids = self._index.search(coll.id, vector, n + 8)
+                else:
+                    scores, ids = self._index.search_filtered(coll.id, vector, n + 8, allowed)
+                found = [(int(i), float(sc)) for sc, i in zip(scores, ids, strict=True) if i >= 0]
+                dense += found
+                owner.update((c, part) for c, _ in found)
+            if self._keyword is not None and mode in ("keyword", "hybrid"):
+                found = self._keyword_leg(session, coll.id, query, n, allowed, part.scope)
+                keyword += found
+                owner.update((c, part) for c, _ in found)
+        if len(parts) > 1:  # one ranking per leg across the collections, as for one
+            dense = sorted(dense, key=lambda x: -x[1])[: n + 8]
+            keyword = sorted(keyword, key=lambda x: -x[1])[:n]
 
         # Hydrate every candidate of both legs once (fusion returns their union anyway).
         rows = hydrate(session, list(dict.fromkeys([c for c, _ in dense] +
@@ -194,17 +233,16 @@ class Retriever:
         else:
             ranked = _weighted(dense, keyword, s.dense_weight)
 
-        if scope is not None:
-            rows = {c: row for c, row in rows.items() if scope.permits(c, row[1])}
+        rows = {c: row for c, row in rows.items() if c in owner and owner[c].permits(c, row[1])}
         ranked = [(c, sc) for c, sc in ranked if c in rows]
         if not ranked:
             return []
         cand_ids = np.array([c for c, _ in ranked], dtype=np.int64)
-        cand_vecs = self._index.vectors(coll.id, cand_ids)
+        cand_vecs = self._candidate_vectors(parts, owner, cand_ids)
         cosine = cand_vecs @ vector.astype(np.float32)
         keyword_scores = dict(keyword)
         hits = [
-            make_hit(rows[c], coll.name, float(cosine[i]), float(fused),
+            make_hit(rows[c], owner[c].coll.name, float(cosine[i]), float(fused),
                      keyword_scores.get(c))
             for i, (c, fused) in enumerate(ranked)
         ]
@@ -228,6 +266,23 @@ class Retriever:
         return hits[:k]
 
     # -- helpers -------------------------------------------------------------------------
+    def _candidate_vectors(self, parts: list[_Part], owner: dict[int, _Part],
+                           ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids`` (in order), each read from its collection's index."""
+        if len(parts) == 1:
+            return self._index.vectors(parts[0].coll.id, ids)
+        out: np.ndarray | None = None
+        for part in parts:
+            rows = [i for i, c in enumerate(ids.tolist()) if owner[c] is part]
+            if not rows:
+                continue
+            vecs = self._index.vectors(part.coll.id, ids[rows])
+            if out is None:
+                out = np.zeros((len(ids), vecs.shape[1]), dtype=vecs.dtype)
+            out[rows] = vecs
+        assert out is not None
+        return out
+
     @staticmethod
     def _allowed_chunk_ids(session: Session, collection_id: int, f: SearchFilter) -> np.ndarray:
         stmt = (

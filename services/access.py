@@ -9,6 +9,8 @@ secret to a reader).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -80,6 +82,18 @@ def readable_document(db: Session, actor: Actor, document_id: int) -> Document:
     if doc is None or doc.id not in allowed_document_ids(db, doc.collection_id, actor.principal):
         raise NotFound(f"no document {document_id}")
     return doc
+
+
+def readable_document_ids(db: Session, actor: Actor, ids: Iterable[object]) -> set[int]:
+    """Those of ``ids`` that are documents the actor may read now (whatever collection)."""
+    wanted = {i for i in ids if isinstance(i, int)}
+    if not wanted:
+        return set()
+    found: set[int] = set()
+    for coll_id in set(db.scalars(select(Document.collection_id)
+                                  .where(Document.id.in_(wanted)))):
+        found |= wanted & allowed_document_ids(db, coll_id, actor.principal)
+    return found
 
 
 def readable_chunk(db: Session, actor: Actor, chunk_id: int) -> tuple[Chunk, Document]:

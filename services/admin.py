@@ -1,4 +1,4 @@
-"""Administration: users, groups, collection grants, the audit log and answer evidence.
+"""Administration: users, groups, collection grants, the audit log, answer evidence, the model.
 
 The admin page, the admin API and ``python -m web user|grant`` all come here. Admins only;
 every change is written to the audit log in the same transaction as the change.
@@ -7,7 +7,7 @@ every change is written to the audit log in the same transaction as the change.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from db.models import GRANT_LEVELS, Collection, Group, User
+from generation.types import ModelInfo
 from retrieval.acl import collection_grants, grant_collection, revoke_collection
 from retrieval.catalog import get_collection
 from services import access, audit
@@ -76,6 +77,7 @@ class Overview:
     groups: list[str]
     events: list[dict[str, Any]]
     evidence: list[dict[str, Any]]
+    model: ModelInfo | None = None  # the answering model (preset, file, hash, licence)
     levels: tuple[str, ...] = field(default=GRANT_LEVELS)
 
 
@@ -101,11 +103,22 @@ def _names(groups: Sequence[str]) -> list[str]:
 
 
 class Admin:
-    """Users, grants and records; every method is for admins (the CLI acts as one)."""
+    """Users, grants and records; every method is for admins (the CLI acts as one).
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    ``model`` describes the answering model (``Answerer.model_info``); called with
+    ``hash_now=False`` it never reads the model file to hash it.
+    """
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session],
+                 model: Callable[..., ModelInfo] | None = None) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._model = model
+
+    def model(self, actor: Actor) -> ModelInfo | None:
+        """The answering model: preset, file, size, SHA-256 (once known), licence, backend."""
+        self._require(actor)
+        return self._model(hash_now=False) if self._model is not None else None
 
     @staticmethod
     def _require(actor: Actor) -> None:
@@ -214,6 +227,7 @@ class Admin:
                 groups=list(db.scalars(select(Group.name).order_by(Group.name))),
                 events=audit.audit_rows(db, limit=50),
                 evidence=audit.evidence_rows(db, limit=20),
+                model=self.model(actor),
             )
 
     def export(self, actor: Actor, kind: Literal["audit", "evidence"], fmt: Literal["json", "csv"],

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -19,8 +16,8 @@ from db.models import AnswerRecord, AuditEvent, Conversation, Document
 
 AUDIT_FIELDS = ("id", "at", "actor", "action", "target", "outcome", "ip", "detail")
 EVIDENCE_FIELDS = ("id", "at", "username", "conversation_id", "collection", "question",
-                   "answer", "abstained", "mode", "model_name", "model_sha256", "retrieved",
-                   "cited")
+                   "answer", "abstained", "mode", "model_name", "model_sha256", "model_preset",
+                   "model_backend", "model_licence", "retrieved", "cited")
 
 
 def record(
@@ -46,12 +43,15 @@ def _hit_json(hit: dict[str, Any], hashes: dict[int, str]) -> dict[str, Any]:
 def record_answer(
     session: Session, *, user_id: int, username: str, conversation: Conversation,
     question: str, answer: dict[str, Any], hits: Sequence[dict[str, Any]], model_name: str,
-    model_sha256: str | None, search_query: str | None = None,
+    model_sha256: str | None, search_query: str | None = None, model_preset: str | None = None,
+    model_backend: str | None = None, model_licence: str | None = None,
 ) -> AnswerRecord:
     """Append the evidence of one answer (flushed).
 
     ``answer`` is the ``done`` event's body, ``hits`` the ``sources`` event's passages,
-    ``search_query`` the standalone query a follow-up was searched with.
+    ``search_query`` the standalone query a follow-up was searched with; the ``model_*``
+    values say which model wrote it (generation/models.py: the GGUF file's name and SHA-256,
+    its preset, backend and licence).
     """
     by_chunk = {h["chunk_id"]: h for h in hits}
     hashes = dict(session.execute(
@@ -69,6 +69,8 @@ def record_answer(
         collection=conversation.collection, question=question,
         answer=str(answer.get("answer", "")), abstained=bool(answer.get("abstained")),
         mode=str(answer.get("mode", "")), model_name=model_name, model_sha256=model_sha256,
+        model_preset=model_preset, model_backend=model_backend,
+        model_licence=model_licence[:200] if model_licence else None,
         retrieved=json.dumps([_hit_json(h, hashes) for h in hits]), cited=json.dumps(cited),
         search_query=search_query,
     )
@@ -132,27 +134,3 @@ def to_csv(rows: list[dict[str, Any]], fields: Sequence[str]) -> str:
             cells[k] = text
         writer.writerow(cells)
     return out.getvalue()
-
-
-_HASHES: dict[tuple[str, int, int], str] = {}
-_HASH_LOCK = threading.Lock()
-
-
-def file_sha256(path: str | Path | None) -> str | None:
-    """SHA-256 of a model file, computed once per (path, size, mtime) per process."""
-    if not path:
-        return None
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        return None
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    with _HASH_LOCK:
-        if key not in _HASHES:
-            h = hashlib.sha256()
-            with p.open("rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            _HASHES[key] = h.hexdigest()
-        return _HASHES[key]

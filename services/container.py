@@ -26,6 +26,7 @@ from services.admin import Admin
 from services.ask import Asking
 from services.feedback import Feedback
 from services.identity import Identity
+from services.inventory import Inventory
 from services.jobs import Jobs
 from services.library import Library
 from services.logins import Logins
@@ -48,6 +49,7 @@ class Services:
     admin: Admin
     feedback: Feedback
     identity: Identity
+    inventory: Inventory
     logins: Logins
     sources: Sources
     syncs: Syncs
@@ -110,9 +112,10 @@ def build_services(settings: Settings, generator: Generator | None = None) -> Se
         library=Library(settings, stack.sessions, ingestor, job_runner),
         asking=Asking(settings, stack.sessions, stack.retriever, answerer),
         jobs=Jobs(stack.sessions, job_runner),
-        admin=Admin(settings, stack.sessions),
+        admin=Admin(settings, stack.sessions, answerer.model_info),
         feedback=Feedback(stack.sessions),
         identity=Identity(settings, stack.sessions),
+        inventory=Inventory(settings, stack.sessions, stack.index),
         logins=Logins(settings, stack.sessions),
         sources=Sources(settings, stack.sessions),
         syncs=Syncs(settings, stack.sessions, syncer),

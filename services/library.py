@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from db.models import GRANT_LEVELS, Chunk, Document, Group
+from db.models import GRANT_LEVELS, Chunk, Collection, Document, Group
 from ingest.jobs import JobManager, NewFile
 from ingest.pipeline import Ingestor, validate_collection_name
 from ingest.types import file_type_for
@@ -150,6 +150,13 @@ def _chunk_counts(db: Session, collection_id: int) -> dict[int, int]:
         .group_by(Chunk.document_id)
     ).all()
     return {doc_id: n for doc_id, n in rows}
+
+
+def document_infos(db: Session, coll: Collection) -> list[DocumentInfo]:
+    """Every document of a collection, whatever its status, by name (no access check)."""
+    counts = _chunk_counts(db, coll.id)
+    return [_document_info(d, counts.get(d.id, 0)) for d in db.scalars(
+        select(Document).where(Document.collection_id == coll.id).order_by(Document.name))]
 
 
 class Library:
@@ -313,6 +320,29 @@ class Library:
         job_id = (self._jobs.create(collection, accepted, restrict_to=restrict,
                                     created_by=created_by) if accepted else None)
         return job_id, rejected
+
+    def reingest(self, actor: Actor, collection: str, document_id: int) -> int:
+        """Ingest a document again from its stored original, as a job; returns the job id.
+
+        Managers of the collection. Parsed, chunked and embedded again with the current
+        settings even when the file is unchanged (a failed document gets another try); the
+        document keeps its name and restriction and gets a new version. A document with no
+        stored original (ingested from the command line or a synced folder) is refused.
+        """
+        with self._sessions() as db:
+            doc = access.managed_document(db, actor, collection, document_id)
+            name, storage, version = doc.name, doc.storage_name, doc.version
+        root = self._settings.uploads_dir.resolve()
+        file = (root / storage).resolve() if storage else None
+        if file is None or file.parent != root or not file.is_file():
+            raise Refused(f"{name!r} has no stored original to ingest again: upload it again "
+                          "(or sync its folder)")
+        job_id = self._jobs.create(
+            collection, [NewFile(file, name, storage, action="reingest")], source="reingest",
+            created_by=actor.username)
+        self._audit(actor, "document.reingest", f"{collection}/{name}", document_id=document_id,
+                    version=version, job_id=job_id)
+        return job_id
 
     def delete_document(self, actor: Actor, collection: str, document_id: int) -> None:
         """Delete a document with its chunks and vectors (managers of the collection)."""

@@ -20,6 +20,7 @@ from web import (
     admin,
     api,
     apidocs,
+    conversations,
     errors,
     health,
     jobs,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(library.bp)
+    app.register_blueprint(conversations.bp)
     app.register_api(api.bp)
     app.register_api(jobs.bp)
     app.register_api(apidocs.bp)

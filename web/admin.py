@@ -1,7 +1,7 @@
 """Administration pages under ``/admin`` and their JSON API under ``/api/v1/admin``.
 
-Users, groups, collection grants, the audit log, answer evidence, the feedback on answers and
-synced folders: the same operations (:mod:`services.admin`, :mod:`services.feedback`,
+Users, groups, collection grants, the audit log, answer evidence, the feedback on answers,
+synced folders and the answering model: the same operations (:mod:`services.admin`, :mod:`services.feedback`,
 :mod:`services.syncs`) behind the HTML pages
 and the JSON API. Admins only (403 for everyone else, before any body is read).
 """
@@ -21,7 +21,10 @@ from services.syncs import NewSource, Syncs
 from web.auth.guards import actor, admin_required
 from web.contract import API_PREFIX, api_blueprint, reply
 from web.schemas import (
+    AdminDocumentsOut,
+    CollectionDocumentsOut,
     CollectionPath,
+    DocumentOut,
     ExportPath,
     ExportQuery,
     FeedbackExportQuery,
@@ -36,6 +39,7 @@ from web.schemas import (
     SourceOut,
     SourcePath,
     SourcesOut,
+    StorageStatsOut,
     SyncOut,
     UserCreate,
     UserCreateForm,
@@ -76,6 +80,7 @@ def _render(error: str | None = None, message: str | None = None, status: int = 
     return render_template("admin.html", users=[asdict(u) for u in view.users],
                            collections=view.collections, groups=view.groups, events=view.events,
                            evidence=view.evidence, levels=view.levels, error=error,
+                           model=view.model,
                            sources=[asdict(s) for s in _syncs().list(actor())],
                            message=message), status
 
@@ -176,6 +181,48 @@ def feedback_export(fmt: str):  # type: ignore[no-untyped-def]
     if query is None:
         abort(422, error)
     return _download(_feedback().export(actor(), fmt, query.rating))  # type: ignore[arg-type]
+
+
+# -- console: documents, jobs, storage ------------------------------------------------------
+@bp.get("/documents")
+@admin_required
+def documents():  # type: ignore[no-untyped-def]
+    """Every collection's documents: status, version, size, chunks, errors; re-ingest, delete."""
+    found = current_app.extensions["enclave"].inventory.documents(actor())
+    return render_template("admin_documents.html", collections=[asdict(c) for c in found],
+                           message=request.args.get("done"))
+
+
+@bp.post("/documents/<name>/<int:document_id>/reingest")
+@admin_required
+def reingest_form(name: str, document_id: int):  # type: ignore[no-untyped-def]
+    """Ingest a document again from its stored original (a job; its progress on Jobs)."""
+    job_id = current_app.extensions["enclave"].library.reingest(actor(), name, document_id)
+    return redirect(url_for("admin.jobs", done=f"re-ingest queued as job {job_id}"))
+
+
+@bp.post("/documents/<name>/<int:document_id>/delete")
+@admin_required
+def delete_document_form(name: str, document_id: int):  # type: ignore[no-untyped-def]
+    """Delete a document with its chunks and vectors."""
+    current_app.extensions["enclave"].library.delete_document(actor(), name, document_id)
+    return redirect(url_for("admin.documents", done="document deleted"))
+
+
+@bp.get("/jobs")
+@admin_required
+def jobs():  # type: ignore[no-untyped-def]
+    """Recent ingest jobs of every collection, with live progress."""
+    return render_template("admin_jobs.html", jobs=current_app.extensions["enclave"].jobs.list(
+        actor()), message=request.args.get("done"))
+
+
+@bp.get("/storage")
+@admin_required
+def storage():  # type: ignore[no-untyped-def]
+    """Catalog, vector index, keyword index and upload sizes; counts per collection."""
+    stats = current_app.extensions["enclave"].inventory.stats(actor())
+    return render_template("admin_storage.html", stats=asdict(stats))
 
 
 # -- JSON API (bodies validated whole before anything changes) -----------------------------
@@ -296,3 +343,24 @@ _FEEDBACK_EXPORT = {
 def feedback_export_api(query: FeedbackExportQuery):  # type: ignore[no-untyped-def]
     """The rated answers (``?rating=down|up|all``) as JSON lines or ``?format=csv``."""
     return _download(_feedback().export(actor(), query.format, query.rating))
+
+
+@api.get("/documents", responses={200: AdminDocumentsOut})
+def documents_api():  # type: ignore[no-untyped-def]
+    """Every collection with all its documents, whatever their status (failed ones with errors)."""
+    found = current_app.extensions["enclave"].inventory.documents(actor())
+    return reply(AdminDocumentsOut(collections=[
+        CollectionDocumentsOut(name=c.name, documents=[DocumentOut(**_document(d))
+                                                       for d in c.documents])
+        for c in found]))
+
+
+def _document(doc: Any) -> dict[str, Any]:
+    return {k: v for k, v in asdict(doc).items() if k not in ("collection", "restricted_to")}
+
+
+@api.get("/stats", responses={200: StorageStatsOut})
+def stats_api():  # type: ignore[no-untyped-def]
+    """Storage and index statistics: catalog, vector index, keyword index, uploads, per collection."""
+    return reply(StorageStatsOut(**asdict(current_app.extensions["enclave"].inventory.stats(
+        actor()))))

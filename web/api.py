@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 from flask import Response, current_app, request, send_file, stream_with_context
 
-from generation.events import AnswerEvent, final_answer
+from generation.events import AnswerStream, final_answer
 from retrieval.retriever import SearchFilter
 from services.container import Services
 from services.errors import Refused
@@ -36,6 +36,7 @@ from web.schemas import (
     CollectionsOut,
     ConversationOut,
     ConversationPath,
+    ConversationRename,
     ConversationsOut,
     ConversationSummary,
     DocumentDetail,
@@ -45,6 +46,7 @@ from web.schemas import (
     FeedbackBody,
     FeedbackOut,
     Filters,
+    ReingestOut,
     RestrictionsBody,
     RestrictionsOut,
     SearchBody,
@@ -152,6 +154,21 @@ def delete_document(path: CollectionDocumentPath):  # type: ignore[no-untyped-de
     return "", 204
 
 
+@bp.post("/collections/<name>/documents/<int:document_id>/reingest",
+         responses={202: ReingestOut})
+def reingest_document(path: CollectionDocumentPath):  # type: ignore[no-untyped-def]
+    """Ingest a document again from its stored original, as a job (managers of the collection).
+
+    Parsed, chunked and embedded again with the current settings even when unchanged; the
+    document keeps its name and restriction and gets a new version. Poll the job at
+    ``GET /api/v1/jobs/<id>``. A document with no stored original is refused (400).
+    """
+    services = _services()
+    job_id = services.library.reingest(actor(), path.name, path.document_id)
+    return reply(ReingestOut(document_id=path.document_id,
+                             job=services.jobs.get(actor(), job_id)), 202)
+
+
 @bp.get("/documents/<int:document_id>", responses={200: DocumentDetail})
 def document(path: DocumentPath):  # type: ignore[no-untyped-def]
     """One document's fields (and its restriction groups, for the collection's managers)."""
@@ -201,24 +218,40 @@ def _filters(raw: Filters | None) -> SearchFilter | None:
     )
 
 
-def _search(query: str, collection: str, k: int | None, filters: Filters | None) -> Response:
-    hits = _services().asking.search(actor(), query, collection, k, _filters(filters))
-    return reply(SearchOut(query=query, collection=collection, hits=[h.to_dict() for h in hits]))
+def _search(query: str, scope: list[str] | None, k: int | None,
+            filters: Filters | None) -> Response:
+    found = _services().asking.find(actor(), query, scope, k, _filters(filters))
+    return reply(SearchOut(query=query, collection=found.scope, collections=found.collections,
+                           hits=[h.to_dict() for h in found.hits]))
 
 
 @bp.get("/search", responses={200: SearchOut})
 def search(query: SearchQuery):  # type: ignore[no-untyped-def]
-    """Top-k passages of a collection (``?query=&collection=&k=``; POST for filters)."""
-    return _search(query.query, query.collection, query.k, None)
+    """Top-k passages (``?query=&collection=&k=``; no collection: every one you can read).
+
+    POST for several collections and for filters.
+    """
+    return _search(query.query, [query.collection] if query.collection else None, query.k, None)
 
 
 @bp.post("/search", responses={200: SearchOut})
 def search_post(body: SearchBody):  # type: ignore[no-untyped-def]
-    """Top-k passages of a collection, optionally narrowed by ``filters``."""
-    return _search(body.query, body.collection, body.k, body.filters)
+    """Top-k passages of one collection, several (``collections``) or every one you can read.
+
+    Optionally narrowed by ``filters``. Several collections are searched as one; only
+    passages of documents you may read are returned, and a collection you cannot read is a
+    404, the same as an unknown one.
+    """
+    return _search(body.query, body.scope(), body.k, body.filters)
 
 
-def _sse(events: Iterator[AnswerEvent]) -> Iterator[str]:
+def _sse(events: AnswerStream) -> Iterator[str]:
+    """The events as server-sent events.
+
+    When the reader goes away (the page's Stop aborts the request) the server closes this
+    generator at its next write; closing ``events`` then stops the model and records the
+    answer as stopped (services/ask.py).
+    """
     try:
         for event in events:
             yield f"event: {event.name}\ndata: {json.dumps(event.to_dict())}\n\n"
@@ -226,22 +259,34 @@ def _sse(events: Iterator[AnswerEvent]) -> Iterator[str]:
         current_app.logger.exception("ask stream failed")
         payload = {"event": "error", "message": f"The answer failed: {exc}"}
         yield f"event: error\ndata: {json.dumps(payload)}\n\n"
+    finally:
+        events.close()
 
 
 @bp.post("/ask", responses={200: content(
     bp, "The answer (JSON), or with ``stream`` server-sent events: ``sources``, ``token``..., "
-    "``done`` (the answer as in the JSON reply).", AnswerOut,
+    "``done`` (the answer as in the JSON reply), with ``state`` events (``searching``, "
+    "``writing``, ``checking``, ``no_evidence``) saying what happens in between.", AnswerOut,
     {"text/event-stream": SSE_EVENT})})
 def ask(body: AskBody):  # type: ignore[no-untyped-def]
-    """Answer a question about a collection, with citations.
+    """Answer a question about one collection, several, or every one you can read, with citations.
+
+    The scope is ``collection``, ``collections`` (searched as one), or neither: every
+    collection you can read (a continued conversation keeps its own scope).
 
     With ``"stream": true`` (or ``Accept: text/event-stream``) the reply is server-sent
-    events: ``sources``, ``token``..., ``done`` (the full answer with citations). Only the
+    events: ``sources``, ``token``..., ``done`` (the full answer with citations), and
+    ``state`` events between them: ``searching``, ``writing`` (the tokens that follow are
+    the model's draft, not yet checked), ``checking`` (the draft is checked against its
+    sources; ``done.draft`` says whether it was kept or replaced by quotes), ``no_evidence``
+    (the documents do not answer). Closing the stream stops the model; the answer is then
+    recorded with mode ``stopped``. Only the
     passages of documents you may read are retrieved. Every answer is kept as an evidence
     record (``evidence_id`` and ``conversation_id`` in the ``done`` event).
     """
-    events = _services().asking.ask(actor(), body.question, body.collection, body.k,
-                                    body.conversation_id)
+    scope = body.scope()
+    events = _services().asking.ask(actor(), body.question, scope, body.k,
+                                    body.conversation_id, continue_scope=scope is None)
     if body.stream or request.accept_mimetypes.best == "text/event-stream":
         return Response(stream_with_context(_sse(events)), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -262,7 +307,25 @@ def conversation(path: ConversationPath):  # type: ignore[no-untyped-def]
     """One of your conversations with its questions and answers (404 for anyone else's)."""
     thread = _services().asking.conversation(actor(), path.conversation_id)
     return reply(ConversationOut(id=thread.id, collection=thread.collection, title=thread.title,
-                                 turns=[TurnOut(**asdict(t)) for t in thread.turns]))
+                                 turns=[TurnOut(**asdict(t)) for t in thread.turns],
+                                 collections=thread.collections))
+
+
+@bp.patch("/conversations/<int:conversation_id>", responses={200: ConversationSummary})
+def rename_conversation(path: ConversationPath, body: ConversationRename):  # type: ignore[no-untyped-def]
+    """Rename one of your conversations: ``{"title": ...}`` (404 for anyone else's)."""
+    renamed = _services().asking.rename_conversation(actor(), path.conversation_id, body.title)
+    return reply(ConversationSummary(**asdict(renamed)))
+
+
+@bp.delete("/conversations/<int:conversation_id>", responses={204: None})
+def delete_conversation(path: ConversationPath):  # type: ignore[no-untyped-def]
+    """Delete one of your conversations from your list (404 for anyone else's).
+
+    Its answers stay as evidence records for the audit; the conversation no longer opens.
+    """
+    _services().asking.delete_conversation(actor(), path.conversation_id)
+    return "", 204
 
 
 @bp.post("/answers/<int:evidence_id>/feedback", responses={200: FeedbackOut})

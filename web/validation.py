@@ -36,8 +36,28 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 
+def at_most(limit: int) -> str:
+    """A regular expression of the decimal numbers 1..``limit`` (no sign, no leading zeros)."""
+    digits = str(limit)
+    n = len(digits)
+    parts = [rf"[1-9]\d{{0,{n - 2}}}"] if n > 1 else []  # fewer digits than the limit
+    for i, d in enumerate(digits):  # as many: a smaller digit after the limit's prefix
+        low, top = (1 if i == 0 else 0), int(d) - 1
+        if top >= low:
+            rest = n - i - 1
+            parts.append(f"{digits[:i]}[{low}-{top}]" + (rf"\d{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join([*parts, digits]) + ")"
+
+
 class BoundedIntConverter(IntegerConverter):
-    """``<int:...>`` for database ids: 1..2**63-1, else the route does not match (404)."""
+    """``<int:...>`` for database ids: 1..2**63-1, else the route does not match (404).
+
+    The range is in the converter's regular expression, not only in its conversion: a path
+    whose id is out of range then matches no route at all (404), where a failed conversion
+    would let another method's route on the same path answer 405.
+    """
+
+    regex = at_most(MAX_ID)
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
         kwargs.setdefault("min", 1)
@@ -194,12 +214,18 @@ def parse_form(model: type[M]) -> tuple[M | None, str | None]:
     return _validated(model, request.form.to_dict(), "The form is not valid")
 
 
-def parse_query(model: type[M]) -> tuple[M | None, str | None]:
-    """A page's query string validated against ``model``: ``(query, None)`` or ``(None, why)``."""
-    return _validated(model, request.args.to_dict(), "The address is not valid")
+def parse_query(model: type[M], lists: tuple[str, ...] = ()) -> tuple[M | None, str | None]:
+    """A page's query string validated against ``model``: ``(query, None)`` or ``(None, why)``.
+
+    ``lists`` names the parameters that may repeat (``?collections=a&collections=b``).
+    """
+    data: dict[str, Any] = request.args.to_dict()
+    for name in lists:
+        data[name] = request.args.getlist(name)
+    return _validated(model, data, "The address is not valid")
 
 
-def _validated(model: type[M], data: dict[str, str], what: str) -> tuple[M | None, str | None]:
+def _validated(model: type[M], data: dict[str, Any], what: str) -> tuple[M | None, str | None]:
     try:
         return model.model_validate(data), None
     except ValidationError as exc:

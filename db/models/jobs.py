@@ -20,7 +20,7 @@ class IngestJob(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     collection: Mapped[str] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload|cli|retry|sync
+    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload|cli|retry|sync|reingest
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
@@ -43,9 +43,11 @@ class IngestJobFile(Base):
     ``status`` is queued, a stage (parsing, chunking, embedding, indexing), or an outcome
     (added, replaced, unchanged, failed, cancelled, deleted).
 
-    ``action`` is ``ingest``, or ``delete`` for a synced document whose file disappeared
-    (the worker deletes the document named ``name``). ``restrict_to``: this file's groups
-    (comma-separated; a synced subfolder's restriction), NULL for the job's.
+    ``action`` is ``ingest``, ``reingest`` (an admin's re-ingest of a stored original: parsed
+    and embedded again even when its content is unchanged), or ``delete`` for a synced
+    document whose file disappeared (the worker deletes the document named ``name``).
+    ``restrict_to``: this file's groups (comma-separated; a synced subfolder's restriction),
+    NULL for the job's.
     """
 
     __tablename__ = "ingest_job_files"

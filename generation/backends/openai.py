@@ -10,7 +10,7 @@ from typing import Any
 
 from config.settings import GenerationSettings
 from generation.prompt import STOP_SEQUENCES
-from generation.types import Message
+from generation.types import Message, ModelInfo
 
 
 class OpenAICompatibleGenerator:
@@ -24,6 +24,12 @@ class OpenAICompatibleGenerator:
     def model_name(self) -> str:
         """The served model name."""
         return self._settings.openai_model
+
+    def model_info(self, *, hash_now: bool = True) -> ModelInfo:
+        """The served model: its file, hash and licence are the server's to report."""
+        del hash_now  # no local file
+        return ModelInfo(name=self.model_name, title=self.model_name, backend="openai",
+                         source=self._settings.openai_base_url)
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -51,12 +57,13 @@ class OpenAICompatibleGenerator:
                 stop=STOP_SEQUENCES,
                 stream=True,
             )
-            for chunk in response:
-                if not chunk.choices:
-                    continue
-                text = chunk.choices[0].delta.content
-                if text:
-                    yield text
+            with response:  # closing the stream early closes the request: the server stops
+                for chunk in response:
+                    if not chunk.choices:
+                        continue
+                    text = chunk.choices[0].delta.content
+                    if text:
+                        yield text
         except APIError as exc:
             raise RuntimeError(
                 f"the model server at {self._settings.openai_base_url} failed: {exc}"

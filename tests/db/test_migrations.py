@@ -89,8 +89,10 @@ def _release_database(path: Path, tables: set[str] | None = None) -> None:
 
 # Columns later migrations add to release tables, and tables they add (checked on their own).
 ADDED_COLUMNS = {"collections": {"access_version"}, "chunks": {"ocr_confidence"},
+                 "conversations": {"deleted_at"},
                  "ingest_job_files": {"action", "restrict_to"},
-                 "answer_records": {"search_query"}}
+                 "answer_records": {"search_query", "model_preset", "model_backend",
+                                    "model_licence"}}
 ADDED_TABLES = {"answer_feedback", "sources", "source_files"}
 
 

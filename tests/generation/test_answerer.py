@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from generation.answerer import Answerer
+from generation.events import DoneEvent, StateEvent, TokenEvent, final_answer
 from generation.prompt import NOT_FOUND_ANSWER
 from retrieval.types import Hit
 from tests.conftest import make_settings
-from tests.generation.fakes import FakeRetriever
+from tests.generation.fakes import FakeRetriever, FakeScriptedGenerator
 
 
 class FakeRecordingGenerator:
@@ -46,7 +47,8 @@ def test_stream_events_and_citations(tmp_path: Path) -> None:
     answerer = Answerer(make_settings(tmp_path), FakeRetriever([_hit(0.9)]), gen)  # type: ignore[arg-type]
     events = [e.to_dict() for e in answerer.stream("hotel cap?", "c")]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "sources" and kinds[-1] == "done" and kinds.count("token") >= 3
+    assert kinds[:2] == ["state", "sources"] and kinds[-1] == "done"
+    assert kinds.count("token") >= 3
     done = events[-1]
     assert done["answer"] == "The hotel cap is EUR 180 [1]."
     assert done["citations"][0]["document"] == "travel.pdf"
@@ -99,3 +101,115 @@ def test_real_models_answer_with_the_right_citation(handbook_dir: Path) -> None:
         assert off_topic.abstained and off_topic.answer == NOT_FOUND_ANSWER
     finally:
         stack.close()
+
+
+# -- states, the draft, stopping -------------------------------------------------------------
+_TRAVEL = ("The hotel cap is EUR 180 per night. Meals are paid at EUR 45 per day on domestic "
+           "trips. Taxis need a receipt.")
+# The first sentence cites a number the passage does not have: it cannot be supported.
+_UNSUPPORTED = ("The hotel cap is EUR 999 per night [1]. " + "It is also EUR 999 on Sundays [1]. " * 20)
+
+
+def _answerer(tmp_path: Path, gen, **generation):  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, generation=generation)
+    return Answerer(settings, FakeRetriever([_hit(0.9, _TRAVEL)]), gen)
+
+
+def _states(events) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.state for e in events if isinstance(e, StateEvent)]
+
+
+def test_states_of_a_kept_draft(tmp_path: Path) -> None:
+    gen = FakeScriptedGenerator("The hotel cap is EUR 180 per night [1].")
+    events = list(_answerer(tmp_path, gen, mode="auto").stream("hotel cap?", "c"))
+    names = [e.name for e in events]
+    assert names[:2] == ["state", "sources"] and names[-1] == "done"
+    assert _states(events) == ["searching", "writing", "checking"]
+    first, last = names.index("token"), len(names) - 1 - names[::-1].index("token")
+    assert events[first - 1] == StateEvent("writing") and events[last + 1] == StateEvent("checking")
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.answer.draft == "kept" and done.to_dict()["draft"] == "kept"
+    assert gen.closed
+
+
+def test_states_without_evidence(tmp_path: Path) -> None:
+    gen = FakeScriptedGenerator("made up")
+    answerer = Answerer(make_settings(tmp_path), FakeRetriever([_hit(0.05)]), gen)  # type: ignore[arg-type]
+    events = list(answerer.stream("What is the capital of Peru?", "c"))
+    assert _states(events) == ["searching", "no_evidence"]
+    assert [e.name for e in events] == ["state", "sources", "state", "token", "done"]
+    assert events[-1].answer.draft is None and gen.yielded == 0  # type: ignore[union-attr]
+
+
+def test_an_unsupported_draft_stops_early_and_is_replaced_by_quotes(tmp_path: Path) -> None:
+    gen = FakeScriptedGenerator(_UNSUPPORTED)
+    events = list(_answerer(tmp_path, gen, mode="auto").stream("hotel cap per night?", "c"))
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.answer.mode == "extractive" and done.answer.draft == "replaced"
+    assert "EUR 180" in done.answer.answer
+    words = len(_UNSUPPORTED.split(" "))
+    # stopped as soon as the first sentence was complete (the next one had begun)
+    assert gen.closed and gen.yielded == len("The hotel cap is EUR 999 per night [1]. It".split())
+    assert gen.yielded < words // 10
+    assert _states(events) == ["searching", "writing", "checking"]
+
+
+def test_without_early_stop_the_whole_draft_is_written(tmp_path: Path) -> None:
+    gen = FakeScriptedGenerator(_UNSUPPORTED)
+    answerer = _answerer(tmp_path, gen, mode="auto", early_stop_sentences=0, max_sentences=0)
+    done = final_answer(answerer.stream("hotel cap per night?", "c"))
+    assert done.answer.draft == "replaced"
+    assert gen.yielded == len(_UNSUPPORTED.split(" "))
+
+
+def test_a_long_draft_stops_after_max_sentences(tmp_path: Path) -> None:
+    text = "The hotel cap is EUR 180 per night [1]. " * 10
+    gen = FakeScriptedGenerator(text)
+    answerer = _answerer(tmp_path, gen, mode="generative", max_sentences=2)
+    done = final_answer(answerer.stream("hotel cap?", "c"))
+    assert done.answer.answer == "The hotel cap is EUR 180 per night [1]. " * 1 + \
+        "The hotel cap is EUR 180 per night [1]."
+    assert done.answer.draft == "kept" and gen.closed and gen.yielded < 25
+
+
+def test_closing_the_stream_stops_the_model(tmp_path: Path) -> None:
+    """The reader stopped: closing the events closes the model's stream where it is."""
+    gen = FakeScriptedGenerator("The hotel cap is EUR 180 per night [1]. " * 30)
+    events = _answerer(tmp_path, gen, mode="generative", max_sentences=0).stream("cap?", "c")
+    tokens = 0
+    for event in events:
+        tokens += isinstance(event, TokenEvent)
+        if tokens == 3:
+            break
+    assert not gen.closed
+    events.close()
+    assert gen.closed and gen.yielded == 3  # not one word more was asked of the model
+
+
+def test_a_model_whose_drafts_are_always_replaced_is_not_asked(tmp_path: Path) -> None:
+    """After draft_history replaced drafts the quotes come at once; a probe now and then."""
+    gen = FakeScriptedGenerator(_UNSUPPORTED)
+    answerer = _answerer(tmp_path, gen, mode="auto", draft_history=3, skip_model_below=0.5,
+                         draft_probe_every=5)
+    drafted = []
+    for _ in range(13):
+        done = final_answer(answerer.stream("hotel cap per night?", "c"))
+        assert done.answer.mode == "extractive" and "EUR 180" in done.answer.answer
+        drafted.append(done.answer.draft)
+    assert drafted[:3] == ["replaced"] * 3  # the record fills first
+    # then the model is skipped, but every fifth question is drafted to keep the record
+    assert drafted[3:] == ["skipped"] * 4 + ["replaced"] + ["skipped"] * 4 + ["replaced"]
+    gen.yielded = 0
+    events = list(answerer.stream("hotel cap per night?", "c"))
+    assert _states(events) == ["searching"] and gen.yielded == 0  # no writing, no checking
+    # another collection has a record of its own
+    assert final_answer(answerer.stream("hotel cap?", "other")).answer.draft == "replaced"
+
+
+def test_kept_drafts_keep_the_model_asked(tmp_path: Path) -> None:
+    gen = FakeScriptedGenerator("The hotel cap is EUR 180 per night [1].")
+    answerer = _answerer(tmp_path, gen, mode="auto", draft_history=2, skip_model_below=0.5)
+    drafts = [final_answer(answerer.stream("hotel cap?", "c")).answer.draft for _ in range(5)]
+    assert drafts == ["kept"] * 5

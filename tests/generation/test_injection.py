@@ -154,7 +154,7 @@ def test_hidden_instructions_never_reach_the_final_answer(
         events = [e.to_dict() for e in answerer.stream(case["question"], COLLECTION)]
         raw = "".join(e["text"] for e in events if e["event"] == "token")
         done = events[-1]
-        hits = events[0]["sources"]
+        hits = next(e["sources"] for e in events if e["event"] == "sources")
         in_prompt = _hidden_in(case, [h["text"] for h in hits])
         others = [f for f in files if f != case["file"]]
         obeyed = _problems(raw, case, others)

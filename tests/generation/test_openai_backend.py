@@ -26,11 +26,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
-    from generation.backends.llamacpp import bundled_gguf_path
+    from config.presets import BUILTIN_PRESETS
+    from generation.models import preset_file
 
+    bundled = preset_file(BUILTIN_PRESETS["smollm2-135m"], Path("unused"))
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", bundled_gguf_path(),
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled),
          "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "2048", "--verbose", "false"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -106,6 +106,28 @@ def test_number_mismatch_is_unsupported() -> None:
     assert wrong.sentence.claim
 
 
+def test_a_number_from_another_table_cell_is_contradicted() -> None:
+    """The passage states the allowance as EUR 45; a flattened table beside it holds a 10."""
+    table = ("Meal Domestic trips International trips Breakfast EUR 10 EUR 12 Lunch EUR 15 "
+             "EUR 20 Full day total EUR 45 EUR 60.")
+    hits = [_hit(1, MEALS_SENTENCE + " The share of a provided meal is deducted. " + table)]
+    wrong, right, cell = (c.sentence for c in SupportChecker(None).check(
+        "The daily meal allowance for domestic trips is EUR 10 [1]. "
+        "The daily meal allowance for domestic trips is EUR 45 [1]. "
+        "Breakfast is deducted at EUR 10 on domestic trips [1].", hits))
+    assert not wrong.supported and right.supported
+    assert cell.supported  # the table's own row, named: not contradicted
+
+
+def test_a_table_row_supports_only_claims_that_name_it() -> None:
+    hits = [_hit(1, "| Meal | Domestic | International |\n|---|---|---|\n"
+                    "| Breakfast | EUR 10 | EUR 12 |\n| Full day total | EUR 45 | EUR 60 |")]
+    named, unnamed = (c.sentence for c in SupportChecker(None).check(
+        "Breakfast costs EUR 10 on a domestic trip [1]. "
+        "A domestic meal costs EUR 10 [1].", hits))
+    assert named.supported and not unnamed.supported
+
+
 def test_span_offsets_point_at_the_supporting_sentence_in_the_chunk() -> None:
     checker = SupportChecker(None)
     [checked] = checker.check("Private car mileage is reimbursed at EUR 0.30 per km [2].", HITS)

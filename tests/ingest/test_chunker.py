@@ -105,3 +105,28 @@ def test_nothing_exceeds_the_model_window(stack) -> None:  # type: ignore[no-unt
     assert "Sentence number 399" in covered
     assert sum(len(c.text) for c in chunks if c.text.startswith("x")) >= len(giant_word)
     assert any("row 299" in c.text for c in chunks if c.kind == "table")
+
+
+def test_a_tiny_section_joins_the_next_one_unit() -> None:
+    """min_tokens: a one-line SYNOPSIS is no chunk of its own; pages and tables still cut."""
+    settings = ChunkingSettings(max_tokens=40, overlap_tokens=0, min_tokens=8)
+    doc = _doc(
+        Block("curl_easy_reset", "title", depth=0),
+        Block("SYNOPSIS", "title", depth=1),
+        Block("void curl_easy_reset(CURL *h);", "text", page=None),
+        Block("DESCRIPTION", "title", depth=1),
+        Block("Re-initializes all options previously set on a handle to the defaults.", "text"),
+        Block("RETURN VALUE", "title", depth=1),
+        Block("Nothing.", "text", page=None),
+        Block("| a | b |\n|---|---|\n| 1 | 2 |", "table"),
+    )
+    chunks = TokenChunker(settings, FakeWordEmbedder()).chunk(doc)
+    _check_offsets(doc, chunks)
+    assert chunks[0].text.startswith("SYNOPSIS") and "Re-initializes" in chunks[0].text
+    assert chunks[0].heading_path == ("curl_easy_reset",)  # the two sections' common path
+    assert chunks[1].heading_path == ("curl_easy_reset", "RETURN VALUE")  # a table: no merge
+    assert chunks[2].kind == "table"
+    separate = TokenChunker(ChunkingSettings(max_tokens=40, overlap_tokens=0),
+                            FakeWordEmbedder()).chunk(doc)
+    assert [c.heading_path[-1] for c in separate][:3] == ["SYNOPSIS", "DESCRIPTION",
+                                                          "RETURN VALUE"]

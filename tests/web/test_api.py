@@ -274,7 +274,8 @@ def test_search_returns_hits(client) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     "body",
     [{"collection": "handbook"}, {"query": "   ", "collection": "handbook"},
-     {"query": "meal allowance"}, {"query": "x", "collection": "handbook", "k": "many"},
+     {"query": "meal allowance", "collections": []},  # no scope at all is every collection
+     {"query": "x", "collection": "handbook", "k": "many"},
      {"query": "x", "collection": "handbook", "k": 1000}],
 )
 def test_search_bad_request_is_422(client, body: dict) -> None:  # type: ignore[no-untyped-def]
@@ -313,17 +314,23 @@ def test_ask_streamed_events_in_order(client) -> None:  # type: ignore[no-untype
     assert resp.headers["Cache-Control"] == "no-cache"
     events = parse_sse(resp.get_data(as_text=True))
     names = [name for name, _ in events]
-    assert names[0] == "sources"
+    states = [data["state"] for name, data in events if name == "state"]
+    assert names[:2] == ["state", "sources"] and states[0] == "searching"
     assert names[-1] == "done" and names.count("done") == 1
-    assert names[1:-1] and set(names[1:-1]) == {"token"}, names
+    tokens = [i for i, name in enumerate(names) if name == "token"]
+    assert tokens and set(names[tokens[0]:tokens[-1] + 1]) == {"token"}, names
+    # the model's draft streams between "writing" and "checking"
+    assert states == ["searching", "writing", "checking"], states
+    assert names[tokens[0] - 1] == "state" and names[tokens[-1] + 1] == "state"
     for name, data in events:
         assert data["event"] == name
-    assert events[0][1]["sources"]
+    assert events[1][1]["sources"]
     done = events[-1][1]
     assert done["answer"].strip() and done["abstained"] is False
     assert any(c["document"] == "travel-and-expenses.pdf" for c in done["citations"])
     streamed = "".join(data["text"] for name, data in events if name == "token")
     assert streamed.strip()
+    assert done["draft"] in ("kept", "replaced")  # the page says which
 
 
 def test_ask_unrelated_question_abstains(client) -> None:  # type: ignore[no-untyped-def]
@@ -340,7 +347,8 @@ def test_ask_unrelated_question_abstains(client) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"collection": "handbook"}, 422), ({"question": "meal allowance?"}, 422),
+    [({"collection": "handbook"}, 422),
+     ({"question": "meal allowance?", "collections": []}, 422),  # no scope: every collection
      ({"question": "x" * 2001, "collection": "handbook"}, 422),
      ({"question": "meal allowance?", "collection": "nope"}, 404)],
 )

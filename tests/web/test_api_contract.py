@@ -200,6 +200,34 @@ def test_path_ids_out_of_range_are_404(api: Any, path: str) -> None:
     assert api.get("/api/v1/documents/123456789").status_code == 404  # unknown: the same status
 
 
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+@pytest.mark.parametrize("conversation", [BIG, str(2**63), "0"])
+def test_out_of_range_id_is_404_for_every_method_of_a_path(api: Any, method: str,
+                                                            conversation: str) -> None:
+    """Not a 405 from the path's GET route: the id's range is in the route's pattern."""
+    resp = api.open(f"/api/v1/conversations/{conversation}", method=method,
+                    json={"title": "t"} if method == "PATCH" else None)
+    _assert_envelope(resp, 404)
+
+
+def test_id_pattern_is_exactly_1_to_max() -> None:
+    import random
+    import re
+
+    from web.schemas import MAX_ID
+    from web.validation import at_most
+
+    for limit in (1, 9, 10, 305, 1000):
+        pattern = re.compile(at_most(limit) + r"\Z")
+        assert [k for k in range(0, 1200) if pattern.match(str(k))] == list(range(1, limit + 1))
+    pattern = re.compile(at_most(MAX_ID) + r"\Z")
+    rng = random.Random(7)
+    for n in [MAX_ID, MAX_ID + 1, 10**18, 10**19, 2**63 - 10, *(rng.randrange(1, 10**20)
+                                                                   for _ in range(20_000))]:
+        assert bool(pattern.match(str(n))) == (n <= MAX_ID), n
+    assert not pattern.match("0") and not pattern.match("007")
+
+
 def test_ids_out_of_range_in_bodies_are_422(api: Any) -> None:
     ask = {"question": "What is the meal allowance?", "collection": "handbook"}
     for body, field in (({**ask, "conversation_id": int(BIG)}, "conversation_id"),
@@ -259,7 +287,8 @@ def test_wrong_types_are_422_not_coerced(api: Any, url: str, field: str, value: 
     ({"question": "What is\x00 it?", "collection": "handbook"}, "question"),
     ({"question": "   ", "collection": "handbook"}, "question"),
     ({"question": "What?", "collection": "hand book"}, "collection"),
-    ({"question": "What?"}, "collection"),
+    ({"question": "What?", "collections": []}, "collections"),  # none at all: every one
+    ({"question": "What?", "collections": ["hand book"]}, "collections[0]"),
     ({"question": "What?", "collection": "handbook", "k": 0}, "k"),
     ({"question": "What?", "collection": "handbook", "k": 101}, "k"),
     ({"question": "What?", "collection": "handbook", "temperature": 2}, "temperature"),

@@ -111,6 +111,8 @@ BUSINESS_RULES = {
     "POST /api/v1/collections/{name}/documents": "supported file types; 422 when all fail",
     "POST /api/v1/admin/sources": "an existing folder outside the data directory",
     "POST /v1/chat/completions": "the model names a collection you read; last message the user's",
+    "POST /api/v1/collections/{name}/documents/{document_id}/reingest":
+        "the document has a stored original",
 }
 
 

@@ -304,6 +304,38 @@ TABLE: dict[tuple[str, str], Route] = {
     ("api.conversations", "GET"): Route(lambda w, p: _get("/api/v1/conversations"), LOGGED),
     ("api.conversation", "GET"): Route(
         lambda w, p: _get(f"/api/v1/conversations/{w.conversation(R)}"), frozenset({R})),
+    # Conversations: the owner only (anyone else's, an admin's included, is a 404).
+    ("api.rename_conversation", "PATCH"): Route(lambda w, p: {
+        "path": f"/api/v1/conversations/{w.conversation(R)}", "method": "PATCH",
+        "json": {"title": "renamed"}}, frozenset({R})),
+    ("api.delete_conversation", "DELETE"): Route(lambda w, p: {
+        "path": f"/api/v1/conversations/{w.conversation(R)}", "method": "DELETE"},
+        frozenset({R})),
+    ("conversations.index", "GET"): Route(lambda w, p: _get("/conversations/"), LOGGED),
+    ("conversations.thread", "GET"): Route(
+        lambda w, p: _get(f"/conversations/{w.conversation(R)}"), frozenset({R})),
+    ("conversations.rename", "POST"): Route(lambda w, p: {
+        "path": f"/conversations/{w.conversation(R)}/rename", "method": "POST",
+        "data": {"title": "renamed"}}, frozenset({R})),
+    ("conversations.delete", "POST"): Route(lambda w, p: {
+        "path": f"/conversations/{w.conversation(R)}/delete", "method": "POST"}, frozenset({R})),
+    # The search page: every collection the user can read (none is still a page).
+    ("pages.search_page", "GET"): Route(lambda w, p: _get("/search?q=meal+allowance"), LOGGED),
+    ("api.reingest_document", "POST"): Route(lambda w, p: {
+        "path": f"/api/v1/collections/handbook/documents/{w.scratch_doc()}/reingest",
+        "method": "POST"}, MANAGE_HB),
+    # The admin console: documents (re-ingest, delete), jobs, storage.
+    ("admin.documents", "GET"): Route(lambda w, p: _get("/admin/documents"), ADMIN),
+    ("admin.reingest_form", "POST"): Route(lambda w, p: {
+        "path": f"/admin/documents/handbook/{w.scratch_doc()}/reingest", "method": "POST"},
+        ADMIN),
+    ("admin.delete_document_form", "POST"): Route(lambda w, p: {
+        "path": f"/admin/documents/handbook/{w.scratch_doc()}/delete", "method": "POST"}, ADMIN),
+    ("admin.jobs", "GET"): Route(lambda w, p: _get("/admin/jobs"), ADMIN),
+    ("admin.storage", "GET"): Route(lambda w, p: _get("/admin/storage"), ADMIN),
+    ("admin_api.documents_api", "GET"): Route(lambda w, p: _get("/api/v1/admin/documents"),
+                                              ADMIN),
+    ("admin_api.stats_api", "GET"): Route(lambda w, p: _get("/api/v1/admin/stats"), ADMIN),
     ("jobs.list_jobs", "GET"): Route(lambda w, p: _get("/api/v1/jobs"), LOGGED),
     ("jobs.get_job", "GET"): Route(lambda w, p: _get(f"/api/v1/jobs/{w.job()}"), MANAGE_HB),
     ("jobs.cancel", "POST"): Route(lambda w, p: {

@@ -162,6 +162,12 @@ def test_pages_pass_axe_and_load_nothing_from_elsewhere(  # type: ignore[no-unty
             "collection": "/collections/handbook",  # upload form, ingest jobs, documents
             "admin": "/admin/",  # users, access, synced folders, audit, evidence
             "admin-feedback": "/admin/feedback",
+            "admin-documents": "/admin/documents",  # re-ingest and delete per document
+            "admin-jobs": "/admin/jobs",
+            "admin-storage": "/admin/storage",
+            "search": "/search?q=meal+allowance&collection=%2A",  # matched words marked
+            "conversations": "/conversations/",  # rename, delete, links
+            "conversation": "/conversations/1",  # the first answer's thread (the admin's)
             "account": "/account",
             "api-docs": "/api/v1/docs",
         }
@@ -175,6 +181,10 @@ def test_pages_pass_axe_and_load_nothing_from_elsewhere(  # type: ignore[no-unty
                 assert str(share) in page.inner_text("#sources")
             if name == "admin-feedback":
                 assert page.locator("#feedback tbody tr").count() >= 1
+            if name == "search":
+                assert page.locator("#results mark").count() >= 1
+            if name == "conversation":
+                assert page.locator("#turns li.turn").count() >= 1
             _check(page, name, size, artifacts, found, too_wide)
     finally:
         context.close()

@@ -33,7 +33,8 @@ def test_ask_page(client) -> None:  # type: ignore[no-untyped-def]
     assert resp.status_code == 200
     doc = _html(resp)
     options = doc.xpath('//select[@id="collection"]/option')
-    assert [o.get("value") for o in options] == ["handbook"]
+    # the scope: the one collection, or all you can read ("several" needs two)
+    assert [o.get("value") for o in options] == ["handbook", "*"]
     assert options[0].get("selected") is not None
     assert doc.xpath('//form[@id="ask-form"]//input[@id="question"]')
     assert doc.xpath('//button[@id="ask-button"]')

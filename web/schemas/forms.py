@@ -84,6 +84,42 @@ class TokenForm(Form):
     name: Annotated[text_field(100), BeforeValidator(_strip)] = ""  # type: ignore[valid-type]
 
 
+ALL_COLLECTIONS = "*"  # the scope selector's "every collection you can read"
+SEVERAL_COLLECTIONS = "+"  # the scope selector's "several collections" (ticked below it)
+
+
+class ScopeForm(Form):
+    """The scope selector of the ask and search pages.
+
+    ``collection`` is a collection, ``*`` for every collection you can read, or ``+`` for the
+    ``collections`` ticked (empty: every collection you can read).
+    """
+
+    collection: Literal["", "*", "+"] | CollectionName = ""
+    collections: list[CollectionName] = Field(default_factory=list, max_length=50)
+
+    def scope(self) -> list[str] | None:
+        """The collections chosen (None: every collection you can read)."""
+        if self.collection == SEVERAL_COLLECTIONS:
+            return list(dict.fromkeys(self.collections)) or None
+        if self.collection in ("", ALL_COLLECTIONS):
+            return None
+        return [self.collection]
+
+
+class SearchPageQuery(ScopeForm):
+    """The search page's address: ``?q=`` and the scope."""
+
+    q: Annotated[text_field(2000), BeforeValidator(_strip)] = ""  # type: ignore[valid-type]
+    k: Annotated[int, Field(ge=1, le=50)] = 10
+
+
+class ConversationRenameForm(Form):
+    """A conversation's new title (conversations page)."""
+
+    title: Annotated[text_field(200, 1), BeforeValidator(_strip)]  # type: ignore[valid-type]
+
+
 class PasswordForm(Form):
     """Password change (account page)."""
 

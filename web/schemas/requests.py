@@ -18,6 +18,7 @@ from web.schemas.types import (
     MAX_K,
     Body,
     CollectionName,
+    ConversationTitle,
     GroupName,
     Id,
     K,
@@ -68,31 +69,60 @@ class Filters(Body):
         return value
 
 
+# The scope of a question or search: ``collection`` (one), ``collections`` (several), both
+# (their union) or neither (every collection you can read; a continued conversation: its own).
+ONE_COLLECTION = "One collection to search."
+SEVERAL_COLLECTIONS = ("Several collections, searched as one (with ``collection``: their "
+                       "union). Leave both out to search every collection you can read.")
+
+
+def _scope(collection: str | None, collections: list[str] | None) -> list[str] | None:
+    """One, several (in order, once each) or None: every collection readable."""
+    if collection is None and collections is None:
+        return None
+    return list(dict.fromkeys(([collection] if collection else []) + (collections or [])))
+
+
 class SearchBody(Body):
-    """Top-k passages of a collection."""
+    """Top-k passages of one collection, several, or every one you can read."""
 
     query: Query
-    collection: CollectionName
+    collection: CollectionName | None = Field(None, description=ONE_COLLECTION)
+    collections: list[CollectionName] | None = Field(None, min_length=1, max_length=50,
+                                                     description=SEVERAL_COLLECTIONS)
     k: K | None = None
     filters: Filters | None = None
 
+    def scope(self) -> list[str] | None:
+        """The collections asked for (None: every collection you can read)."""
+        return _scope(self.collection, self.collections)
+
 
 class SearchQuery(Params):
-    """``GET /search`` (no filters: use POST for those)."""
+    """``GET /search`` (no filters: use POST for those; no ``collection``: all you can read)."""
 
     query: Query
-    collection: CollectionName
+    collection: CollectionName | SkipJsonSchema[None] = Field(
+        None, description="The collection (leave out to search every collection you can read).")
     k: Annotated[int, Field(ge=1, le=MAX_K)] | SkipJsonSchema[None] = None
 
 
 class AskBody(Body):
-    """Ask a question about a collection."""
+    """Ask a question about one collection, several, or every one you can read."""
 
     question: Question
-    collection: CollectionName
+    collection: CollectionName | None = Field(None, description=ONE_COLLECTION)
+    collections: list[CollectionName] | None = Field(
+        None, min_length=1, max_length=50,
+        description=SEVERAL_COLLECTIONS + " Continuing a conversation without either keeps "
+                    "its scope.")
     k: K | None = None
     stream: StrictBool = Field(False, description="Reply as server-sent events.")
     conversation_id: Id | None = Field(None, description="Continue one of your conversations.")
+
+    def scope(self) -> list[str] | None:
+        """The collections asked for (None: every collection you can read)."""
+        return _scope(self.collection, self.collections)
 
 
 class UserCreate(Body):
@@ -118,6 +148,12 @@ class GrantBody(Body):
     """The access level to grant (required)."""
 
     level: Level
+
+
+class ConversationRename(Body):
+    """A new title for one of your conversations."""
+
+    title: ConversationTitle
 
 
 class FeedbackBody(Body):

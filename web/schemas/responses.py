@@ -6,7 +6,7 @@ OpenAPI document does too); views build their answers from these models.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -177,7 +177,9 @@ class SearchOut(Out):
     """Top-k passages."""
 
     query: str
-    collection: str
+    collection: str = Field(description="The scope: the collection, several joined by commas, "
+                                        "or ``*`` for every collection you can read.")
+    collections: list[str] = Field(description="The collections searched.")
     hits: list[HitOut]
 
 
@@ -233,6 +235,14 @@ class AnswerOut(Out):
     model: str
     sentences: list[SentenceOut]
     mode: str
+    draft: Literal["kept", "replaced", "skipped"] | None = Field(
+        None, description="What became of the model's draft, the text streamed as token "
+        "events while it was written: kept (the answer is the checked draft), replaced (it "
+        "was not supported by its sources; the answer quotes them instead, or says it could "
+        "not be verified), skipped (no draft: the model's recent drafts over these "
+        "collections were nearly all replaced, so the answer quotes at once, "
+        "generation.skip_model_below); null when no model was meant to write one (no "
+        "evidence, extractive mode).")
     evidence_id: int
     conversation_id: int
     search_query: str | None = Field(
@@ -241,13 +251,19 @@ class AnswerOut(Out):
         "asked.")
 
 
+SCOPE_LABEL = ("The conversation's scope: a collection, several joined by commas, or ``*`` "
+               "for every collection you can read.")
+SCOPE_NAMES = "The scope's collections (null: every collection you can read)."
+
+
 class ConversationSummary(Out):
     """One of your conversations."""
 
     id: int
-    collection: str
+    collection: str = Field(description=SCOPE_LABEL)
     title: str
     created_at: str
+    collections: list[str] | None = Field(None, description=SCOPE_NAMES)
 
 
 class ConversationsOut(Out):
@@ -287,9 +303,10 @@ class ConversationOut(Out):
     """One of your conversations with its turns."""
 
     id: int
-    collection: str
+    collection: str = Field(description=SCOPE_LABEL)
     title: str
     turns: list[TurnOut]
+    collections: list[str] | None = Field(None, description=SCOPE_NAMES)
 
 
 class RatedAnswerOut(Out):
@@ -395,3 +412,52 @@ class GrantOut(Out):
     collection: str
     group: str
     level: str
+
+
+# -- admin console: documents and storage ----------------------------------------------------
+class CollectionDocumentsOut(Out):
+    """A collection with every one of its documents, whatever their status."""
+
+    name: str
+    documents: list[DocumentOut]
+
+
+class AdminDocumentsOut(Out):
+    """Every collection's documents (admins)."""
+
+    collections: list[CollectionDocumentsOut]
+
+
+class CollectionStatsOut(Out):
+    """One collection's share of the catalog and the indexes."""
+
+    name: str
+    documents: int = Field(description="Ready documents.")
+    failed: int = Field(description="Documents whose ingest failed.")
+    other: int = Field(description="Documents queued or being ingested.")
+    chunks: int
+    vectors: int = Field(description="Vectors in the collection's index.")
+    index_structure: str = Field(description="``Flat`` or ``IVF<lists>,<encoding>``.")
+    original_bytes: int = Field(description="Size of the documents as uploaded.")
+
+
+class StorageStatsOut(Out):
+    """Storage and index statistics (admins)."""
+
+    catalog_backend: str = Field(description="sqlite or postgresql.")
+    catalog_bytes: int | None = Field(description="The catalog database's size (null: unknown).")
+    index_bytes: int = Field(description="Every vector index file.")
+    uploads_bytes: int = Field(description="The stored originals.")
+    keyword_index: str = Field(description="What answers keyword searches.")
+    keyword_rows: int | None = Field(description="Passages in the keyword index (null: none).")
+    documents: int
+    chunks: int
+    vectors: int
+    collections: list[CollectionStatsOut]
+
+
+class ReingestOut(Out):
+    """A document queued to be ingested again from its stored original."""
+
+    document_id: int
+    job: JobOut

@@ -64,6 +64,8 @@ Question = Annotated[text_field(2000, 1, "The question (at most 2,000 characters
                      AfterValidator(_not_blank)]
 Query = Annotated[text_field(2000, 1, "What to search for (at most 2,000 characters)."),
                   AfterValidator(_not_blank)]
+ConversationTitle = Annotated[text_field(200, 1, "A title (at most 200 characters)."),
+                              AfterValidator(_not_blank)]
 Role = Literal["admin", "curator", "reader"]
 Level = Literal["read", "manage"]
 

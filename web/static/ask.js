@@ -170,18 +170,60 @@
     }
   }
 
+  // The answer's states, as the server reports them (state events): the status line says what
+  // is happening, and a model's draft is shown greyed, labelled as a draft, until it is checked.
+  const STATES = {
+    searching: "Searching the documents…",
+    writing: "Writing a draft answer…",
+    checking: "Checking the draft against its sources…",
+    no_evidence: "The documents do not answer this.",
+  };
+  const DRAFT_NOTES = {
+    writing: "Draft, being written: it is checked against its sources when it is done.",
+    checking: "Draft, being checked against its sources…",
+  };
+  const draftNote = document.createElement("p");
+  draftNote.id = "draft-note";
+  draftNote.className = "draft-note";
+  draftNote.hidden = true;
+  answerEl.before(draftNote);
+
+  function showDraft(state) {
+    // state: "writing", "checking", or null (no draft shown any more)
+    const note = state ? DRAFT_NOTES[state] : "";
+    draftNote.textContent = note || "";
+    draftNote.hidden = !note;
+    answerEl.classList.toggle("draft", Boolean(note));
+    if (note) answerEl.dataset.draft = state;
+    else delete answerEl.dataset.draft;
+  }
+
+  function replacedNotice(event) {
+    return event.mode === "extractive"
+      ? "The model's draft was not supported by the sources; showing quotes instead."
+      : "The model's draft could not be verified against the sources.";
+  }
+
   function handle(event, state) {
-    if (event.event === "sources") {
+    if (event.event === "state") {
+      state.state = event.state;
+      answerEl.dataset.state = event.state;
+      statusEl.textContent = STATES[event.state] || "";
+      if (event.state === "writing" || event.state === "checking") showDraft(event.state);
+    } else if (event.event === "sources") {
       showSearched(event.search_query);
-      statusEl.textContent = "Found " + event.sources.length + " passages; writing the answer…";
+      statusEl.textContent = "Found " + event.sources.length + " passages.";
     } else if (event.event === "token") {
       state.text += event.text;
       renderAnswer(preview(state.text));
     } else if (event.event === "done") {
       const sentences = event.sentences || [];
+      showDraft(null);
       if (sentences.length && !event.abstained) renderSentences(event.answer, sentences);
       else renderAnswer(event.answer);
       answerEl.dataset.mode = event.mode || "generative";
+      answerEl.dataset.state = "done";
+      if (event.draft) answerEl.dataset.checked = event.draft;  // kept | replaced
       if (event.abstained) {
         statusEl.textContent = "The documents do not answer this.";
         renderClosest(event.sources || []);
@@ -194,9 +236,17 @@
         statusEl.textContent = status;
         renderCitations(event.citations);
       }
-      if (event.mode === "extractive" && !event.abstained) {
-        modeEl.textContent = "Extractive answer: quoted word for word from the sources"
-          + " (the generated answer could not be verified against them).";
+      if (event.draft === "replaced" && !event.abstained) {
+        // the draft the reader saw is gone: say so, never swap the text silently
+        modeEl.textContent = replacedNotice(event);
+        modeEl.classList.add("replaced");
+        modeEl.hidden = false;
+      } else if (event.draft === "skipped" && !event.abstained) {
+        modeEl.textContent = "Quoted word for word from the sources: the model's recent answers"
+          + " here were rarely supported by them, so it was not asked.";
+        modeEl.hidden = false;
+      } else if (event.mode === "extractive" && !event.abstained) {
+        modeEl.textContent = "Extractive answer: quoted word for word from the sources.";
         modeEl.hidden = false;
       }
       showFeedback(event.evidence_id);
@@ -205,6 +255,7 @@
       }
       answerEl.dataset.done = "1";
     } else if (event.event === "error") {
+      showDraft(null);
       statusEl.textContent = event.message;
     }
   }
@@ -317,12 +368,18 @@
     statusEl.textContent = "Earlier question: " + last.question;
     showSearched(last.search_query);
     setConversation({ id: conv.id, collection: conv.collection });  // follow-ups continue it
+    if (window.enclaveSetScope) window.enclaveSetScope(conv.collection);  // ... in its scope
     renderAnswer(last.answer);
+    showDraft(null);
+    if (last.mode === "stopped") markStopped({ text: last.answer }, true);
     showFeedback(last.id, last.feedback);
     answerEl.dataset.history = "1";
   }
 
   loadHistory();
+  // A conversation's page links here with ?conversation=<id> to continue it.
+  const continued = new URLSearchParams(window.location.search).get("conversation");
+  if (continued && /^\d{1,19}$/.test(continued)) showConversation(continued);
 
   // Stop: while an answer streams, the Stop button (or Escape) aborts the request; the partial
   // answer stays, marked as stopped in words (it was not checked against its sources).
@@ -346,6 +403,7 @@
       delete answerEl.dataset.done;
       citationsEl.replaceChildren();
       modeEl.hidden = true;
+      showDraft(null);
       if (feedbackEl) feedbackEl.hidden = true;
       showSearched(null);
       statusEl.textContent = "New conversation: your next question is searched on its own.";
@@ -353,29 +411,38 @@
     });
   }
 
-  function markStopped(state) {
+  // earlier: a stopped answer reopened from the history (the status line is left alone)
+  function markStopped(state, earlier) {
     answerEl.dataset.stopped = "1";
+    showDraft(null);
     const note = document.createElement("span");
     note.className = "stopped-note";
     note.textContent = state.text
       ? "Stopped: this answer is incomplete and was not checked against its sources."
       : "Stopped before an answer was written.";
     answerEl.appendChild(note);
-    statusEl.textContent = "Stopped.";
+    if (!earlier) statusEl.textContent = "Stopped.";
   }
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const question = document.getElementById("question").value.trim();
-    const collection = document.getElementById("collection").value;
-    if (!question || !collection) return;
+    // The scope (scope.js): one collection, several, or all you can read; its key is the
+    // conversation's "collection" label ("a", "a,b" or "*").
+    const scope = window.enclaveScope ? window.enclaveScope() : {};
+    const collection = window.enclaveScopeKey ? window.enclaveScopeKey() : "*";
+    if (!question) return;
     answerEl.replaceChildren();
     hideFeedback();
     delete answerEl.dataset.done;
     delete answerEl.dataset.mode;
     delete answerEl.dataset.stopped;
+    delete answerEl.dataset.state;
+    delete answerEl.dataset.checked;
+    showDraft(null);
     modeEl.hidden = true;
     modeEl.textContent = "";
+    modeEl.classList.remove("replaced");
     citationsEl.replaceChildren();
     statusEl.textContent = "Searching…";
     const controller = new AbortController();
@@ -386,9 +453,9 @@
     if (newConversationButton) newConversationButton.hidden = true;  // back once it has ended
     if (refocus) stopButton.focus();  // the disabled Ask button would drop the focus
     answerEl.setAttribute("aria-busy", "true");  // read the answer once, not token by token
-    const state = { text: "", collection };
+    const state = { text: "", collection, state: null };
     showSearched(null);
-    const body = { question, collection, stream: true };
+    const body = Object.assign({ question, stream: true }, scope);
     if (conversation && conversation.collection === collection) {
       body.conversation_id = conversation.id;
     }
@@ -422,8 +489,10 @@
         }
       }
     } catch (err) {
-      if (!controller.signal.aborted) statusEl.textContent = "Connection failed: " + err;
-      else if (!answerEl.dataset.done) markStopped(state);
+      if (!controller.signal.aborted) {
+        showDraft(null);
+        statusEl.textContent = "Connection failed: " + err;
+      } else if (!answerEl.dataset.done) markStopped(state);
     } finally {
       streaming = null;
       const hadFocus = document.activeElement === stopButton;

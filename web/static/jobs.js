@@ -35,7 +35,7 @@
     const section = el("section", { "class": "job", "data-job-id": job.id, "data-status": job.status });
     const head = el("div", { "class": "job-head" });
     head.append(
-      document.createTextNode("Job " + job.id + " · "),
+      document.createTextNode("Job " + job.id + " · " + (collection ? "" : job.collection + " · ")),
       el("span", { "class": "job-status" }, job.status + (job.cancel_requested && job.status === "running" ? " (cancelling)" : "")),
       document.createTextNode(" · " + job.finished + "/" + job.total + " files" + (job.failed ? " · " + job.failed + " failed" : "")),
     );
@@ -68,7 +68,8 @@
   async function refresh() {
     let data;
     try {
-      const resp = await fetch("/api/v1/jobs?collection=" + encodeURIComponent(collection));
+      // a collection's page: its jobs; the admin console: every collection's
+      const resp = await fetch("/api/v1/jobs" + (collection ? "?collection=" + encodeURIComponent(collection) : ""));
       if (!resp.ok) return;
       data = await resp.json();
     } catch (_) {
