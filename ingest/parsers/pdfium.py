@@ -15,7 +15,9 @@ and it knows each character's font size and weight, which is how a reader sees h
   off the page: :mod:`ingest.parsers.pdf_hidden`) is dropped before anything else, so hidden
   instructions never reach the index;
 - consecutive body lines form one text block until a heading or the end of the page (the
-  chunker cuts it at sentence ends; splitting at paragraph gaps cost MRR on the zsh tune half).
+  chunker cuts it at sentence ends; splitting at paragraph gaps cost MRR on the zsh tune half);
+- a ruled table (a grid of drawn rules: :mod:`ingest.parsers.pdf_tables`) is one Markdown
+  table block, read cell by cell, in place of its flattened lines.
 
 A page without visible text that shows an image or a drawing (a scan) is rendered by PDFium
 and read with Tesseract when OCR is available (:mod:`ingest.parsers.ocr`): its paragraphs are
@@ -41,6 +43,7 @@ import pypdfium2.raw as pdfium_c
 
 from ingest.parsers.guards import too_many_pages
 from ingest.parsers.pdf_hidden import hidden_objects, visible_mask
+from ingest.parsers.pdf_tables import RuledTable, ruled_tables
 from ingest.types import Block, IngestError, ParsedDocument
 
 if TYPE_CHECKING:
@@ -67,6 +70,8 @@ class _Line:
     first: bool  # first non-empty line of its page
     last: bool
     y: float = 0.0  # bottom of its first character (PDF units, up from the page's bottom)
+    x: float = 0.0  # left of its first character
+    table: bool = False  # the line is a ruled table's Markdown text (pdf_tables)
 
 
 def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Line], int]:
@@ -97,9 +102,11 @@ def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Li
                 lines.append(_Line(page_index + 1, "", 0.0, False, False, False))
                 continue
             size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first_char))
+            x, y = _origin(textpage, first_char)
             lines.append(_Line(page_index + 1, line, round(size, 1),
-                               _is_bold(textpage, first_char), False, False,
-                               _bottom(textpage, first_char)))
+                               _is_bold(textpage, first_char), False, False, y, x))
+        if visible is None:  # tables are read by position: not where text is hidden
+            lines = _with_tables(lines, ruled_tables(page, textpage), page_index + 1)
     finally:
         textpage.close()
         page.close()
@@ -110,11 +117,29 @@ def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Li
     return lines, dropped
 
 
-def _bottom(textpage: pdfium.PdfTextPage, index: int) -> float:
+def _origin(textpage: pdfium.PdfTextPage, index: int) -> tuple[float, float]:
+    """Left and bottom of a character's box."""
     left, right, bottom, top = (ctypes.c_double() for _ in range(4))
     pdfium_c.FPDFText_GetCharBox(textpage.raw, index, ctypes.byref(left), ctypes.byref(right),
                                  ctypes.byref(bottom), ctypes.byref(top))
-    return bottom.value
+    return left.value, bottom.value
+
+
+def _with_tables(lines: list[_Line], tables: list[RuledTable], page: int) -> list[_Line]:
+    """``lines`` with the lines inside each ruled table replaced by the table, where it began."""
+    if not tables:
+        return lines
+    out: list[_Line] = []
+    placed: set[int] = set()
+    for ln in lines:
+        inside = next((i for i, t in enumerate(tables) if ln.text and t.holds(ln.x, ln.y)), None)
+        if inside is None:
+            out.append(ln)
+        elif inside not in placed:
+            placed.add(inside)
+            out.append(_Line(page, tables[inside].markdown, ln.size, False, False, False,
+                             ln.y, ln.x, table=True))
+    return out
 
 
 def _continues_heading(previous: _Line | None, line: _Line) -> bool:
@@ -240,6 +265,11 @@ def _text_layer_blocks(lines: list[_Line], pages: int) -> list[Block]:
     for ln in lines:
         if not ln.text:
             flush()
+            heading = None
+            continue
+        if ln.table:
+            flush()
+            blocks.append(Block(text=ln.text, kind="table", page=ln.page))
             heading = None
             continue
         if (ln.first or ln.last) and _DIGITS.sub("#", ln.text) in running:

@@ -216,3 +216,26 @@ def test_sample_handbook_pdf_chunks_carry_their_real_heading_paths(sample_corpus
     cars = [c for c in chunks if "EUR 0.30/km" in c.text]
     assert cars and cars[0].heading_path[-1] == "Cars and local transport" and cars[0].page == 1
     assert all("Cars and local transport" not in c.heading_path for c in chunks if c.page != 1)
+
+
+def test_ruled_tables_keep_rows_and_columns(sample_corpus: Path, tmp_path: Path) -> None:
+    """The handbook's meal table (a reportlab grid) is one Markdown table; nothing is lost."""
+    doc = parse_pdf(sample_corpus / "travel-and-expenses.pdf")
+    [table] = [b for b in doc.blocks if b.kind == "table"]
+    assert table.page == 2
+    assert table.text.splitlines()[0] == "| Meal | Domestic trips | International trips |"
+    assert "| Breakfast | EUR 10 | EUR 12 |" in table.text
+    assert "| Full day total | EUR 45 | EUR 60 |" in table.text
+    text = " ".join(b.text for b in doc.blocks if b.kind != "table")
+    assert "according to the table below." in text and "You do not need to keep" in text
+    assert "Breakfast" not in text  # the cells are in the table, not also in the prose
+    # Rules alone (no vertical ones) are no grid: the text stays as it is.
+    path = tmp_path / "rules.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.drawString(72, 700, "Quarterly figures follow.")
+    c.line(72, 690, 400, 690)
+    c.drawString(72, 675, "North 12 South 14")
+    c.line(72, 665, 400, 665)
+    c.save()
+    blocks = parse_pdf(path).blocks
+    assert [b.kind for b in blocks] == ["text"] and "North 12 South 14" in blocks[0].text
