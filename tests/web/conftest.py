@@ -157,3 +157,18 @@ def share(tmp_path: Path) -> Path:
     (folder / "desk.md").write_text("# Desk\n\nHot desks are booked a day ahead.\n")
     (folder / "hr" / "leave.md").write_text("# Leave\n\nLeave requests go to HR.\n")
     return folder
+
+
+@pytest.fixture
+def extractive_handbook_app(handbook_copy: Path) -> Iterator[Flask]:
+    """The app over a copy of the handbook, answering extractively (no LLM: fast, same answer
+    every run)."""
+    from tests.conftest import _client_class, make_settings
+    from web import create_app, start
+
+    application = start(create_app(make_settings(handbook_copy,
+                                                 generation={"mode": "extractive"})))
+    application.config["TESTING"] = True
+    application.test_client_class = _client_class()
+    yield application
+    application.extensions["enclave"].close()

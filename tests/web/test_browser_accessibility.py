@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, _client_class, login, make_settings
+from tests.conftest import ADMIN_PASSWORD, login
 from tests.web.conftest import browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -35,16 +35,9 @@ BLOCKING = ("serious", "critical")
 
 
 @pytest.fixture
-def a11y_app(handbook_copy: Path):  # type: ignore[no-untyped-def]
-    """The app over the handbook, answering extractively (no LLM: fast and deterministic)."""
-    from web import create_app, start
-
-    application = start(create_app(make_settings(handbook_copy,
-                                                 generation={"mode": "extractive"})))
-    application.config["TESTING"] = True
-    application.test_client_class = _client_class()
-    yield application
-    application.extensions["enclave"].close()
+def a11y_app(extractive_handbook_app):  # type: ignore[no-untyped-def]
+    """The handbook app answering extractively (tests/web/conftest.py)."""
+    return extractive_handbook_app
 
 
 @pytest.fixture

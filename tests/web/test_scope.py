@@ -10,13 +10,12 @@ unknown collection does. The search page marks the matched words and escapes the
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import lxml.html
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, _client_class, login, make_settings
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
 from tests.web.conftest import parse_sse
 
 pytestmark = pytest.mark.integration
@@ -32,16 +31,9 @@ HOSTILE_TXT = (b"Allowance notes <script>window.__x=1</script> <b>bold</b> & the
 
 
 @pytest.fixture
-def scope_app(handbook_copy: Path):  # type: ignore[no-untyped-def]
-    """The handbook app answering extractively (no LLM: fast and deterministic)."""
-    from web import create_app, start
-
-    application = start(create_app(make_settings(handbook_copy,
-                                                 generation={"mode": "extractive"})))
-    application.config["TESTING"] = True
-    application.test_client_class = _client_class()
-    yield application
-    application.extensions["enclave"].close()
+def scope_app(extractive_handbook_app):  # type: ignore[no-untyped-def]
+    """The handbook app answering extractively (tests/web/conftest.py)."""
+    return extractive_handbook_app
 
 
 def _upload(client: Any, collection: str, name: str, data: bytes,
