@@ -442,9 +442,9 @@ class GenerationSettings(_Section):
     )
     max_sentences: int = Field(
         3, ge=0, le=50,
-        description="Generation stops once the draft has this many complete sentences (the "
-        "prompt asks for one or two; the rest of the answer is finished from them). 0: no "
-        "limit but max_tokens.",
+        description="Generation stops once the draft has this many complete sentences that "
+        "survive the safety rules (an echoed prompt does not count; the prompt asks for one "
+        "or two; the answer is finished from them). 0: no limit but max_tokens.",
     )
     extractive_sentences: int = Field(
         2, ge=1, le=5,
