@@ -173,7 +173,8 @@ def test_walkthrough(walk_app, live_server, page: Any, tmp_path: Path, shots: Pa
     _shot(page, shots, "admin-documents")
     table.locator("button.reingest").first.click()
     page.wait_for_url(re.compile(r"/admin/jobs"))
-    assert "re-ingest queued as job" in page.inner_text("main")
+    # the notice stays when the page reloads itself as the job finishes
+    page.wait_for_selector("p.notice >> text=re-ingest queued as job")
     page.wait_for_selector('section.job[data-status="done"] >> text=kickoff.md',
                            timeout=JOB_TIMEOUT_MS)
     page.goto(base_url + "/admin/documents")

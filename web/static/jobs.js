@@ -82,8 +82,8 @@
       sawActive = true;
       setTimeout(refresh, 1000);
     } else if (sawActive) {
-      // a job just finished: show the new documents
-      window.location.replace(window.location.pathname);
+      // a job just finished: show the new documents (and keep the page's notice)
+      window.location.replace(window.location.pathname + window.location.search);
     }
   }
 
