@@ -143,6 +143,12 @@ class IngestSettings(_Section):
         description="Tesseract languages, joined by '+' (e.g. eng+deu); each needs its "
         "tesseract-ocr-<lang> package (docs/operations.md, OCR).",
     )
+    ocr_page_timeout_s: float = Field(
+        300, gt=0,
+        description="Wall-clock seconds Tesseract may spend on one page (or image frame); "
+        "a page over it fails its file with a reason naming this setting. The whole file "
+        "is also bound by ingest.sandbox.timeout_s.",
+    )
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     sync_interval_s: int = Field(
         3600, ge=0,

@@ -27,7 +27,7 @@ from config.settings import Settings
 from db.models import Collection
 from ingest.recovery import check_index, rebuild_indexes
 from ingest.results import BatchItem, FileResult, IngestStats, PreparedFile
-from ingest.types import Chunker, IngestError, Parser, file_type_for
+from ingest.types import Chunker, IngestError, Parser, ParseReport, file_type_for
 from ingest.writer import DocumentWriter, WriterLock
 from retrieval.types import Embedder, VectorIndex
 
@@ -287,7 +287,8 @@ class Ingestor:
         self.stats.add(parse_s=t1 - t0, chunk_s=time.perf_counter() - t1)
         if not drafts:
             raise IngestError("no text could be extracted from this file")
-        return PreparedFile(item, file_type, size, content_hash, parsed.num_pages, drafts)
+        return PreparedFile(item, file_type, size, content_hash, parsed.num_pages, drafts,
+                            ParseReport.of(parsed))
 
     # -- delete ------------------------------------------------------------------------
     def delete_document(self, collection: str, document_id: int) -> bool:

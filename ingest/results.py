@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ingest.types import ChunkDraft
+from ingest.types import ChunkDraft, ParseReport
 
 Status = Literal["added", "replaced", "unchanged", "failed", "cancelled", "deleted"]
 
@@ -43,6 +43,7 @@ class PreparedFile:
     content_hash: str
     num_pages: int | None
     drafts: list[ChunkDraft]
+    report: ParseReport | None = None  # stored as the document's parse report
 
 
 @dataclass

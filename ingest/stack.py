@@ -19,7 +19,8 @@ def build_parser(stack: RetrievalStack) -> Parser:
     ingest = stack.settings.ingest
     sandbox = ingest.sandbox
     cls = PARSERS[ingest.pdf_parser]
-    options = {"ocr": ingest.ocr, "ocr_languages": ingest.ocr_languages}
+    options = {"ocr": ingest.ocr, "ocr_languages": ingest.ocr_languages,
+               "ocr_page_timeout_s": ingest.ocr_page_timeout_s}
     if sandbox.enabled:
         from ingest.parsers.sandbox import SandboxedParser
 

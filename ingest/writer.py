@@ -123,6 +123,7 @@ class DocumentWriter:
             doc.status = "ready"
             doc.error = None
             doc.num_pages = prepared.num_pages
+            doc.parse_report = None if prepared.report is None else prepared.report.to_dict()
             replaced_original = (
                 doc.storage_name if doc.storage_name != item.storage_name else None
             )

@@ -20,7 +20,7 @@ from config.settings import Settings
 from db.models import GRANT_LEVELS, Chunk, Collection, Document, Group
 from ingest.jobs import JobManager, NewFile
 from ingest.pipeline import Ingestor, validate_collection_name
-from ingest.types import file_type_for
+from ingest.types import ParseReport, file_type_for
 from retrieval.acl import (
     collection_grants,
     document_restrictions,
@@ -73,6 +73,8 @@ class DocumentInfo:
     updated_at: str
     collection: str = ""
     restricted_to: list[str] | None = None
+    # What the parser found and dropped (None: failed, or ingested before parse reports).
+    parse_report: ParseReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ def _document_info(doc: Document, chunks: int) -> DocumentInfo:
         status=doc.status, error=doc.error, chunks=chunks, size_bytes=doc.size_bytes,
         pages=doc.num_pages, content_hash=doc.content_hash, has_original=bool(doc.storage_name),
         updated_at=doc.updated_at.isoformat() + "Z",
+        parse_report=ParseReport.from_dict(doc.parse_report),
     )
 
 

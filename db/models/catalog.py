@@ -8,8 +8,9 @@ metadata live here, never in a pickle. ``chunks`` is mirrored into the keyword i
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, now
@@ -53,6 +54,11 @@ class Document(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     storage_name: Mapped[str | None] = mapped_column(String(80), default=None)
     num_pages: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The ready version's parse report (ingest.types.ParseReport.to_dict: hidden characters
+    # dropped, by reason; pages; OCR pages; tables); NULL for failed documents and for
+    # versions ingested before migration 0011.
+    parse_report: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), default=None)
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 TESSERACT = "tesseract"
 PACKAGE = "tesseract-ocr"
 RENDER_DPI = 300  # PDF pages are rendered at this resolution for OCR
-PAGE_TIMEOUT_S = 300.0  # per page; the sandbox's ingest.sandbox.timeout_s bounds the whole file
+PAGE_TIMEOUT_S = 300.0  # default of ingest.ocr_page_timeout_s; ingest.sandbox.timeout_s bounds the file
 MAX_IMAGE_PIXELS = 100_000_000  # an image (or TIFF frame) larger than this is refused
 MIN_WORD_CONFIDENCE = 0.0  # Tesseract's -1 marks non-word rows
 LANGUAGES_RE = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
@@ -74,15 +74,22 @@ class OcrPage:
 
 
 class Ocr:
-    """Tesseract for one language setting; :attr:`reason` says why it cannot run (else None)."""
+    """Tesseract for one language setting; :attr:`reason` says why it cannot run (else None).
+
+    ``page_timeout_s`` (``ingest.ocr_page_timeout_s``) bounds the seconds one page may take.
+    """
 
     def __init__(self, mode: str = "auto", languages: str = "eng",
-                 binary: str | None = None) -> None:
+                 binary: str | None = None, page_timeout_s: float = PAGE_TIMEOUT_S) -> None:
         if not LANGUAGES_RE.match(languages):
             raise ValueError(f"invalid OCR languages {languages!r} (e.g. 'eng' or 'eng+deu')")
+        if not page_timeout_s > 0:
+            raise ValueError(f"invalid OCR page timeout {page_timeout_s!r} "
+                             "(ingest.ocr_page_timeout_s must be above 0)")
         self.mode = mode
         self.languages = languages
         self.binary = binary or TESSERACT
+        self.page_timeout_s = float(page_timeout_s)
 
     @functools.cached_property
     def reason(self) -> str | None:
@@ -128,11 +135,12 @@ class Ocr:
         cmd.append("tsv")
         try:
             proc = subprocess.run(  # noqa: S603 - fixed arguments, validated languages
-                cmd, input=buf.getvalue(), capture_output=True, timeout=PAGE_TIMEOUT_S,
+                cmd, input=buf.getvalue(), capture_output=True, timeout=self.page_timeout_s,
                 check=False, env={**os.environ, **_ENV},
             )
         except subprocess.TimeoutExpired as exc:
-            raise IngestError(f"OCR of page {page} took longer than {PAGE_TIMEOUT_S:g} s") from exc
+            raise IngestError(f"OCR of page {page} took longer than {self.page_timeout_s:g} s "
+                              "(ingest.ocr_page_timeout_s)") from exc
         except OSError as exc:
             raise IngestError(f"OCR could not run Tesseract: {exc}") from exc
         if proc.returncode != 0:
@@ -211,7 +219,7 @@ def ocr_image_file(path: Path, file_type: str, ocr: Ocr,
                 reason = " ".join(str(exc).split())[:200]
                 raise IngestError(f"not a valid {label} image: {reason}") from exc
             blocks.extend(ocr.read(grey, number, dpi).blocks)
-    return ParsedDocument(blocks=blocks, num_pages=pages)
+    return ParsedDocument(blocks=blocks, num_pages=pages, ocr_pages=pages)
 
 
 def _dpi(image: Any) -> int | None:

@@ -62,14 +62,14 @@ def hidden_objects(page: pdfium.PdfPage) -> dict[int, str]:
     return hidden
 
 
-def visible_mask(textpage: pdfium.PdfTextPage, count: int, hidden: dict[int, str]
-                 ) -> list[bool]:
-    """For each character index of the page's text, whether a reader sees it."""
+def hidden_reasons(textpage: pdfium.PdfTextPage, count: int, hidden: dict[int, str]
+                   ) -> list[str | None]:
+    """For each character index of the page's text, why a reader cannot see it (None: seen)."""
     if not hidden:
-        return [True] * count
-    mask = []
+        return [None] * count
+    reasons: list[str | None] = []
     for index in range(count):
         obj = pdfium_c.FPDFText_GetTextObject(textpage.raw, index)
         address = ctypes.cast(obj, ctypes.c_void_p).value if obj else None
-        mask.append(address not in hidden)
-    return mask
+        reasons.append(hidden.get(address) if address is not None else None)
+    return reasons

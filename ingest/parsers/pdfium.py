@@ -42,7 +42,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ingest.parsers.guards import too_many_pages
-from ingest.parsers.pdf_hidden import hidden_objects, visible_mask
+from ingest.parsers.pdf_hidden import hidden_objects, hidden_reasons
 from ingest.parsers.pdf_tables import RuledTable, ruled_tables
 from ingest.types import Block, IngestError, ParsedDocument
 
@@ -74,17 +74,20 @@ class _Line:
     table: bool = False  # the line is a ruled table's Markdown text (pdf_tables)
 
 
-def _page_lines(document: pdfium.PdfDocument, page_index: int) -> tuple[list[_Line], int]:
-    """The page's lines (visible characters only) and how many characters were hidden."""
+def _page_lines(document: pdfium.PdfDocument, page_index: int
+                ) -> tuple[list[_Line], collections.Counter[str]]:
+    """The page's lines (visible characters only) and the hidden characters by reason."""
     page = document[page_index]
     textpage = page.get_textpage()
     try:
         count = textpage.count_chars()
         text = textpage.get_text_range(0, count) if count else ""
         hidden = hidden_objects(page)
-        visible = visible_mask(textpage, len(text), hidden) if hidden else None
-        dropped = 0 if visible is None else sum(
-            1 for i, ch in enumerate(text) if not visible[i] and not ch.isspace())
+        reasons = hidden_reasons(textpage, len(text), hidden) if hidden else None
+        visible = None if reasons is None else [why is None for why in reasons]
+        dropped: collections.Counter[str] = collections.Counter(
+            why for why, ch in zip(reasons or (), text, strict=False)
+            if why is not None and not ch.isspace())
         lines: list[_Line] = []
         offset = 0
         for raw in re.split(r"\r\n|\n|\r", text):
@@ -208,23 +211,26 @@ def parse_pdf(path: Path, max_pages: int | None = None, ocr: Ocr | None = None) 
         if max_pages is not None and pages > max_pages:
             raise too_many_pages(pages, max_pages)
         lines: list[_Line] = []
-        hidden = 0
+        hidden: collections.Counter[str] = collections.Counter()
+        ocr_pages = 0
         ocr_blocks: list[Block] = []
         unread: list[int] = []  # scanned pages OCR could not read (it is off or missing)
         for i in range(pages):
             page_lines, dropped = _page_lines(document, i)
             lines.extend(page_lines)
-            hidden += dropped
+            hidden.update(dropped)
             if any(ln.text for ln in page_lines) or not _needs_ocr(document, i):
                 continue
             if ocr is not None and ocr.available:
                 ocr_blocks.extend(_ocr_page(document, i, ocr))
+                ocr_pages += 1
             else:
                 unread.append(i + 1)
     finally:
         document.close()
-    if hidden:
-        log.info("%s: dropped %d characters a reader cannot see", path.name, hidden)
+    hidden_chars = sum(hidden.values())
+    if hidden_chars:
+        log.info("%s: dropped %d characters a reader cannot see", path.name, hidden_chars)
     if unread:
         reason = ocr.reason if ocr is not None else "OCR is off (ingest.ocr)"
         if not any(ln.text for ln in lines) and not ocr_blocks:
@@ -235,7 +241,9 @@ def parse_pdf(path: Path, max_pages: int | None = None, ocr: Ocr | None = None) 
     blocks = _text_layer_blocks(lines, pages)
     if ocr_blocks:  # OCRed pages have no text-layer blocks: merge in page order (stable sort)
         blocks = sorted(blocks + ocr_blocks, key=lambda b: b.page or 0)
-    return ParsedDocument(blocks=blocks, num_pages=pages, hidden_chars=hidden)
+    return ParsedDocument(blocks=blocks, num_pages=pages, hidden_chars=hidden_chars,
+                          hidden_by_reason=dict(hidden), ocr_pages=ocr_pages,
+                          unread_pages=len(unread))
 
 
 def _text_layer_blocks(lines: list[_Line], pages: int) -> list[Block]:

@@ -365,7 +365,16 @@ def _document(reply: dict[str, Any]) -> ParsedDocument:
         blocks.append(Block(text=text, kind=kind, page=page, depth=depth,
                             ocr_confidence=None if confidence is None else float(confidence)))
     num_pages = reply.get("num_pages")
-    hidden = reply.get("hidden_chars")
+    reasons = reply.get("hidden_by_reason")
     return ParsedDocument(blocks=blocks, num_pages=num_pages if isinstance(num_pages, int) else None,
-                          hidden_chars=hidden if type(hidden) is int and hidden > 0 else 0)
+                          hidden_chars=_count(reply.get("hidden_chars")),
+                          hidden_by_reason={k[:40]: _count(v) for k, v in reasons.items()
+                                            if _count(v)} if isinstance(reasons, dict) else {},
+                          ocr_pages=_count(reply.get("ocr_pages")),
+                          unread_pages=_count(reply.get("unread_pages")))
+
+
+def _count(value: Any) -> int:
+    """A count from the worker's reply: a positive int, else 0."""
+    return value if type(value) is int and value > 0 else 0
 

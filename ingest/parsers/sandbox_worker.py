@@ -8,8 +8,10 @@ pointed at stderr, so nothing a library prints can corrupt the protocol.
 - startup reply: ``{"ready": true, "pid": 123, "vm_mb": 930}`` or
   ``{"ready": false, "error": "..."}``
 - request: ``{"path": "/abs/file.pdf", "file_type": "pdf"}``
-- reply: ``{"ok": true, "num_pages": 3, "hidden_chars": 0, "blocks": [[text, kind, page,
-  depth], ...]}`` (``hidden_chars``: text a reader cannot see, dropped; an
+- reply: ``{"ok": true, "num_pages": 3, "hidden_chars": 0, "hidden_by_reason": {},
+  "ocr_pages": 0, "unread_pages": 0, "blocks": [[text, kind, page, depth], ...]}``
+  (``hidden_chars``: text a reader cannot see, dropped, ``hidden_by_reason`` the same by
+  reason; ``ocr_pages``/``unread_pages``: scanned pages read with OCR / left unread; an
   OCRed block has a fifth item, its OCR confidence) or
   ``{"ok": false, "error": "reason a user can read", "restart": false}``
 
@@ -116,6 +118,9 @@ class Worker:
             "ok": True,
             "num_pages": document.num_pages,
             "hidden_chars": document.hidden_chars,
+            "hidden_by_reason": document.hidden_by_reason,
+            "ocr_pages": document.ocr_pages,
+            "unread_pages": document.unread_pages,
             "blocks": [[b.text, b.kind, b.page, b.depth]
                        + ([] if b.ocr_confidence is None else [b.ocr_confidence])
                        for b in document.blocks],

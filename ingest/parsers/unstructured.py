@@ -28,7 +28,8 @@ from ingest.parsers.guards import (
     too_many_pages,
 )
 from ingest.parsers.html_hidden import clean_html
-from ingest.parsers.ocr import Ocr, ocr_image_file
+from ingest.parsers.ocr import PAGE_TIMEOUT_S, Ocr, ocr_image_file
+from ingest.parsers.office_hidden import clean_pptx, clean_xlsx
 from ingest.parsers.pdfium import parse_pdf
 from ingest.tables import html_to_markdown
 from ingest.types import Block, IngestError, ParsedDocument
@@ -63,13 +64,17 @@ def _partitioner(file_type: str) -> Callable[[str], list[Any]]:
             case "pptx":
                 from unstructured.partition.pptx import partition_pptx
 
-                return lambda f: partition_pptx(filename=f, languages=["eng"])
+                # A path, or the package with its hidden text removed (office_hidden).
+                return lambda f: (partition_pptx(filename=f, languages=["eng"])
+                                  if isinstance(f, str)
+                                  else partition_pptx(file=f, languages=["eng"]))
             case "xlsx":
                 from unstructured.partition.xlsx import partition_xlsx
 
-                return lambda f: partition_xlsx(
-                    filename=f, languages=["eng"], find_subtable=False
-                )
+                return lambda f: (
+                    partition_xlsx(filename=f, languages=["eng"], find_subtable=False)
+                    if isinstance(f, str)
+                    else partition_xlsx(file=f, languages=["eng"], find_subtable=False))
             case "html":
                 from unstructured.partition.html import partition_html
 
@@ -177,15 +182,17 @@ class UnstructuredParser:
 
     ``max_pages`` refuses longer PDFs up front; ``max_text_chars`` refuses html/md/txt files
     whose decoded text is longer (before unstructured builds elements from it). ``ocr``
-    (``auto``/``off``) and ``ocr_languages`` are ``ingest.ocr``/``ingest.ocr_languages``:
-    images, and PDFs without a text layer, are read with Tesseract (:mod:`ingest.parsers.ocr`).
+    (``auto``/``off``), ``ocr_languages`` and ``ocr_page_timeout_s`` are ``ingest.ocr``,
+    ``ingest.ocr_languages`` and ``ingest.ocr_page_timeout_s``: images, and PDFs without a
+    text layer, are read with Tesseract (:mod:`ingest.parsers.ocr`).
     """
 
     def __init__(self, max_pages: int | None = None, max_text_chars: int | None = None,
-                 ocr: str = "auto", ocr_languages: str = "eng") -> None:
+                 ocr: str = "auto", ocr_languages: str = "eng",
+                 ocr_page_timeout_s: float = PAGE_TIMEOUT_S) -> None:
         self.max_pages = max_pages
         self.max_text_chars = max_text_chars
-        self.ocr = Ocr(ocr, ocr_languages)
+        self.ocr = Ocr(ocr, ocr_languages, page_timeout_s=ocr_page_timeout_s)
 
     def warm_up(self) -> None:
         """Import every partitioner and run a tiny one.
@@ -246,7 +253,7 @@ class UnstructuredParser:
                 return parse_pdf(path, self.max_pages, self.ocr)
         pages = [b.page for b in blocks if b.page is not None]
         return ParsedDocument(blocks=blocks, num_pages=max(pages) if pages else None,
-                              hidden_chars=hidden_chars)
+                              hidden_chars=hidden_chars, hidden_by_reason=hidden)
 
     def _read_text(self, path: Path, file_type: str) -> str:
         try:
@@ -268,8 +275,10 @@ def without_hidden_text(path: Path, file_type: str, source: Any
 
     Text a reader cannot see is removed from HTML (:mod:`ingest.parsers.html_hidden`), from
     the HTML a Markdown file renders to (its inline ``<span style=...>``; read as that HTML
-    then, as unstructured does) and from DOCX packages (:mod:`ingest.parsers.docx_hidden`).
-    Other types, and a file with nothing hidden, come back as they came.
+    then, as unstructured does), from DOCX packages (:mod:`ingest.parsers.docx_hidden`) and
+    from PPTX and XLSX packages (:mod:`ingest.parsers.office_hidden`: hidden slides, shapes,
+    sheets, rows and columns). Other types, and a file with nothing hidden, come back as they
+    came.
     """
     if file_type == "html":
         cleaned, removed = clean_html(source)
@@ -281,10 +290,11 @@ def without_hidden_text(path: Path, file_type: str, source: Any
         rendered = markdown.markdown(source, extensions=_DEFAULT_MARKDOWN_EXTENSIONS)
         cleaned, removed = clean_html(rendered)
         return (cleaned, "html", removed) if removed else (source, "md", {})
-    if file_type == "docx":
-        package, removed = clean_docx(path)
+    cleaners = {"docx": clean_docx, "pptx": clean_pptx, "xlsx": clean_xlsx}
+    if file_type in cleaners:
+        package, removed = cleaners[file_type](path)
         if package is not None:
-            return io.BytesIO(package), "docx", removed
+            return io.BytesIO(package), file_type, removed
     return source, file_type, {}
 
 

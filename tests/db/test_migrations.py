@@ -89,7 +89,7 @@ def _release_database(path: Path, tables: set[str] | None = None) -> None:
 
 # Columns later migrations add to release tables, and tables they add (checked on their own).
 ADDED_COLUMNS = {"collections": {"access_version"}, "chunks": {"ocr_confidence"},
-                 "conversations": {"deleted_at"},
+                 "conversations": {"deleted_at"}, "documents": {"parse_report"},
                  "ingest_job_files": {"action", "restrict_to"},
                  "answer_records": {"search_query", "model_preset", "model_backend",
                                     "model_licence"}}
@@ -130,6 +130,8 @@ def test_release_database_upgrades_and_keeps_every_row(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT access_version FROM collections")).all() == [(0,)]
             assert conn.execute(text("SELECT action, restrict_to FROM ingest_job_files")
                                 ).all() == [("ingest", None)]
+            assert conn.execute(text("SELECT parse_report FROM documents")).all() == [
+                (None,), (None,)]  # no report for versions ingested before 0011
             for table in ADDED_TABLES:
                 assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
         assert migrate.schema_diff(engine) == []

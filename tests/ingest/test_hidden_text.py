@@ -251,3 +251,42 @@ def test_large_style_sheets_stay_fast() -> None:
 def test_odd_html_never_breaks_the_cleaner(page: str) -> None:
     cleaned, removed = clean_html(page)
     assert isinstance(cleaned, str) and isinstance(removed, dict)
+
+
+@pytest.mark.integration
+@pytest.mark.both_databases
+def test_the_count_is_stored_in_the_catalogs_parse_report(stack, ingestor, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                          ) -> None:
+    from sqlalchemy import select
+
+    from db.models import Document
+    from ingest.types import ParseReport
+
+    page = tmp_path / "parking.html"
+    page.write_text(HIDDEN_PAGE, encoding="utf-8")
+    lockers = _docx(tmp_path / "lockers.docx")
+    for path in (page, lockers):  # through the parser sandbox (test settings), as uploads go
+        result = ingestor.ingest_file(path, "c")
+        assert result.status == "added", result.error
+    with stack.sessions() as s:
+        reports = {d.name: d.parse_report for d in s.scalars(select(Document))}
+    html_removed, docx_removed = clean_html(HIDDEN_PAGE)[1], clean_docx(lockers)[1]
+    html = ParseReport.from_dict(reports["parking.html"])
+    assert html is not None and html.hidden_by_reason == dict(sorted(html_removed.items()))
+    assert html.hidden_chars == sum(html_removed.values()) > 100
+    assert html.tables == 1 and html.ocr_pages == 0
+    assert reports["lockers.docx"] == {
+        "hidden_chars": sum(docx_removed.values()), "pages": None, "ocr_pages": 0,
+        "unread_pages": 0, "tables": 1, "hidden_by_reason": dict(sorted(docx_removed.items()))}
+    # A new version gets its own report; a failed file has none.
+    page.write_text("<html><body><p>Parking is free on Sundays.</p></body></html>",
+                    encoding="utf-8")
+    assert ingestor.ingest_file(page, "c").status == "replaced"
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"not a zip")
+    assert ingestor.ingest_file(broken, "c").status == "failed"
+    with stack.sessions() as s:
+        reports = {d.name: d.parse_report for d in s.scalars(select(Document))}
+    assert reports["parking.html"]["hidden_chars"] == 0
+    assert reports["parking.html"]["hidden_by_reason"] == {}
+    assert reports["broken.docx"] is None

@@ -7,6 +7,7 @@ when it is not installed (``make system-deps`` installs tesseract-ocr and tesser
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -137,6 +138,7 @@ def test_scanned_pdf_is_read_page_by_page(scanned_pdf: Path, count_ocr: list[int
 def test_mixed_pdf_ocrs_only_the_page_without_text(mixed_pdf: Path, count_ocr: list[int]) -> None:
     doc = FastPdfParser().parse(mixed_pdf, "pdf")
     assert count_ocr == [2]  # page 1 has a text layer (and an image): never OCRed
+    assert (doc.ocr_pages, doc.unread_pages) == (1, 0)  # the parse report's OCR pages
     first = [b for b in doc.blocks if b.page == 1]
     assert [b.text for b in first] == ["Canteen opening hours are posted at the main entrance."]
     assert first[0].ocr_confidence is None
@@ -157,7 +159,7 @@ def test_png_and_multipage_tiff(tmp_path: Path) -> None:
     small[0].save(tiff, save_all=True, append_images=small[1:], compression="tiff_lzw",
                   dpi=(DPI, DPI))
     doc = UnstructuredParser().parse(tiff, "tiff")
-    assert doc.num_pages == 2
+    assert doc.num_pages == 2 and doc.ocr_pages == 2
     assert "invoices" in _words(doc.blocks, 1) and "parcels" in _words(doc.blocks, 2)
     with pytest.raises(IngestError, match="limit 1"):
         UnstructuredParser(max_pages=1).parse(tiff, "tiff")
@@ -178,6 +180,7 @@ def test_without_tesseract_the_reason_names_the_package(
     # A mixed PDF keeps its text layer; the scanned page is logged as not read.
     doc = parser.parse(mixed_pdf, "pdf")
     assert {b.page for b in doc.blocks} == {1}
+    assert (doc.ocr_pages, doc.unread_pages) == (0, 1)  # counted in the parse report
     with pytest.raises(IngestError, match=r"OCR is off \(ingest.ocr\)"):
         FastPdfParser(ocr="off").parse(scanned_pdf, "pdf")
 
@@ -245,3 +248,58 @@ def test_sandbox_reply_carries_the_confidence_and_checks_it() -> None:
         item = ["x", "text", 1, None, bad] if bad is not None else ["x", "text", 1, None, 1, 2]
         with pytest.raises(IngestError, match="unreadable reply"):
             _document({"blocks": [item]})
+
+
+def _slow_tesseract(folder: Path) -> Path:
+    """A stand-in ``tesseract`` that lists English and then takes 30 s over every page."""
+    fake = folder / "tesseract"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --list-langs ]; then\n"
+                    "  echo 'List of available languages (1):'; echo eng; exit 0\nfi\n"
+                    "exec sleep 30\n", encoding="utf-8")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_a_slow_page_fails_naming_the_page_timeout_setting(tmp_path: Path) -> None:
+    ocr = Ocr("auto", "eng", binary=str(_slow_tesseract(tmp_path)), page_timeout_s=0.5)
+    assert ocr.available and ocr.page_timeout_s == 0.5
+    started = time.perf_counter()
+    with pytest.raises(IngestError, match=r"^OCR of page 3 took longer than 0\.5 s "
+                                          r"\(ingest\.ocr_page_timeout_s\)$"):
+        ocr.read(Image.new("L", (40, 40), 255), 3)
+    assert time.perf_counter() - started < 10
+    assert Ocr().page_timeout_s == 300.0  # the default, as in config/settings.yaml
+    with pytest.raises(ValueError, match="ingest.ocr_page_timeout_s"):
+        Ocr(page_timeout_s=0)
+
+
+@pytest.mark.integration
+def test_the_page_timeout_setting_reaches_the_sandboxed_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from config.settings import ConfigError
+    from ingest.stack import build_parser
+    from tests.conftest import make_settings
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _slow_tesseract(bin_dir)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("ENCLAVE_INGEST__OCR_PAGE_TIMEOUT_S", "0.5")
+    settings = make_settings(tmp_path / "data")
+    assert settings.ingest.ocr_page_timeout_s == 0.5
+    png = tmp_path / "notice.png"
+    _page_two().save(png, dpi=(DPI, DPI))
+    parser = build_parser(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    try:
+        with pytest.raises(IngestError, match=r"OCR of page 1 took longer than 0\.5 s "
+                                              r"\(ingest\.ocr_page_timeout_s\)"):
+            parser.parse(png, "png")
+    finally:
+        getattr(parser, "close", lambda: None)()
+    monkeypatch.setenv("ENCLAVE_INGEST__OCR_PAGE_TIMEOUT_S", "0")
+    with pytest.raises(ConfigError, match=r"ingest\.ocr_page_timeout_s: Input should be "
+                                          r"greater than 0 .*ENCLAVE_INGEST__OCR_PAGE_TIMEOUT_S"):
+        make_settings(tmp_path / "data")

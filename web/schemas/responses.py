@@ -39,6 +39,22 @@ class CollectionCreated(Out):
     name: str
 
 
+class ParseReportOut(Out):
+    """What the parser found and dropped in a document version."""
+
+    hidden_chars: int = Field(description="Characters a reader cannot see (white, tiny, "
+                              "display:none, hidden runs, slides, sheets, rows...), dropped "
+                              "at parse time; whitespace not counted.")
+    hidden_by_reason: dict[str, int] = Field(
+        description="The same characters by reason (e.g. hidden-run, background-colour, "
+                    "hidden-slide, hidden-sheet), where the parser tells them apart.")
+    pages: int | None = Field(description="Pages (PDF, images), slides or sheets.")
+    ocr_pages: int = Field(description="Pages read with OCR (Tesseract).")
+    unread_pages: int = Field(description="Scanned pages left unread (OCR off or not "
+                              "installed).")
+    tables: int = Field(description="Tables kept as tables.")
+
+
 class DocumentOut(Out):
     """A document's public fields."""
 
@@ -54,6 +70,9 @@ class DocumentOut(Out):
     content_hash: str
     has_original: bool
     updated_at: str
+    parse_report: ParseReportOut | None = Field(
+        None, description="The ready version's parse report (null: failed, or ingested "
+                          "before parse reports were kept).")
 
 
 class DocumentDetail(DocumentOut):
