@@ -18,6 +18,7 @@ from db.migrate import SchemaOutOfDate, prepare
 from retrieval.backends.cross_encoder import CrossEncoderReranker
 from retrieval.backends.faiss import FaissIndexStore
 from retrieval.backends.onnx import OnnxEmbedder
+from retrieval.backends.openvino import OpenVinoEmbedder, openvino_bf16_available
 from retrieval.backends.postgres_fts import PostgresKeywordIndex
 from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
 from retrieval.backends.sqlite_fts import SqliteKeywordIndex
@@ -48,10 +49,23 @@ class RetrievalStack:
 
 def build_embedder(settings: Settings) -> SentenceTransformersEmbedder | OnnxEmbedder:
     """The embedding backend named by ``embedding.backend`` (models load on first use)."""
-    backend = settings.embedding.backend
+    backend = resolve_embedding_backend(settings.embedding.backend)
     if backend == "sentence-transformers":
         return SentenceTransformersEmbedder(settings.embedding)
+    if backend == "openvino":
+        return OpenVinoEmbedder(settings.embedding, settings.models_dir)
     return OnnxEmbedder(settings.embedding, settings.models_dir, quantize=backend == "onnx-int8")
+
+
+def resolve_embedding_backend(backend: str) -> str:
+    """The backend ``embedding.backend`` names.
+
+    ``auto``: openvino on CPUs with bfloat16
+    (:func:`~retrieval.backends.openvino.openvino_bf16_available`), else onnx-int8.
+    """
+    if backend != "auto":
+        return backend
+    return "openvino" if openvino_bf16_available() else "onnx-int8"
 
 
 def build_vector_index(settings: Settings, embedder: SentenceTransformersEmbedder | OnnxEmbedder

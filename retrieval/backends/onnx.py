@@ -199,7 +199,8 @@ class OnnxEmbedder(PrefixedEmbedder):
         return out
 
     @cached_property
-    def _session(self) -> Any:
+    def _runtime(self) -> Any:
+        """The loaded model (an ONNX Runtime session here); sets ``_inputs``."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -216,7 +217,7 @@ class OnnxEmbedder(PrefixedEmbedder):
 
     def warm_up(self) -> None:
         """Export (first time) and load the model now instead of on first use."""
-        _ = self._session, self.tokenizer, self._batch_tokenizer
+        _ = self._runtime, self.tokenizer, self._batch_tokenizer
 
     @property
     def name(self) -> str:
@@ -233,11 +234,15 @@ class OnnxEmbedder(PrefixedEmbedder):
         """The model's input window, special tokens included."""
         return self._info.max_seq_length
 
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """One batch through the model: token arrays -> unit vectors."""
+        session = self._runtime
+        return session.run(None, {name: feed[name] for name in self._inputs})[0]
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        session = self._session
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         size = self._settings.batch_size
         for start in range(0, len(order), size):
@@ -247,7 +252,8 @@ class OnnxEmbedder(PrefixedEmbedder):
                                         return_tensors="np")
             if "token_type_ids" not in enc:
                 enc["token_type_ids"] = np.zeros_like(enc["input_ids"])
-            feed = {name: enc[name].astype(np.int64) for name in self._inputs}
+            feed = {name: np.asarray(enc[name], dtype=np.int64)
+                    for name in ("input_ids", "attention_mask", "token_type_ids")}
             with self._lock:  # one run at a time: each already uses every thread
-                out[idx] = session.run(None, feed)[0]
+                out[idx] = self._run(feed)
         return out
