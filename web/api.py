@@ -227,11 +227,13 @@ def _search(query: str, scope: list[str] | None, k: int | None,
 
 @bp.get("/search", responses={200: SearchOut})
 def search(query: SearchQuery):  # type: ignore[no-untyped-def]
-    """Top-k passages (``?query=&collection=&k=``; no collection: every one you can read).
+    """Top-k passages of one collection, several or every one you can read (no filters).
 
-    POST for several collections and for filters.
+    ``?query=&collection=&collections=&k=``: ``collections`` repeats, one collection each;
+    neither ``collection`` nor ``collections``: every collection you can read. The scope is
+    that of ``POST /search`` (POST for filters).
     """
-    return _search(query.query, [query.collection] if query.collection else None, query.k, None)
+    return _search(query.query, query.scope(), query.k, None)
 
 
 @bp.post("/search", responses={200: SearchOut})

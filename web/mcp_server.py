@@ -3,7 +3,9 @@
 Local agent tools use Enclave as a source through the Model Context Protocol (the ``mcp``
 SDK). Every call acts as the owner of an Enclave API token, resolved afresh on each call (a
 revoked token or a removed group takes effect at once), through the same services as the web
-app: access control inside retrieval, abstention, evidence records.
+app: access control inside retrieval, abstention, evidence records. ``search`` and ``ask`` take
+the scope as the JSON API does: ``collection`` (one), ``collections`` (several, searched as
+one), or neither for every collection the caller can read.
 
 - stdio (``python -m web mcp``): the token comes from ``ENCLAVE_TOKEN``; the agent starts the
   process.
@@ -24,13 +26,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from generation.events import final_answer
+from ingest.pipeline import COLLECTION_NAME_RE
 from services.actor import Actor
 from services.container import Services
 from services.errors import ServiceError
+from web.schemas.types import MAX_SCOPE, union_scope
 
 Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
-Collection = Annotated[str, Field(min_length=1, max_length=64,
-                                  description="A collection name (the collections tool lists yours).")]
+Name = Annotated[str, Field(pattern=COLLECTION_NAME_RE.pattern,
+                            description="A collection name (the collections tool lists yours).")]
+Collection = Annotated[Name | None, Field(
+    description="One collection (the collections tool lists yours).")]
+Collections = Annotated[list[Name] | None, Field(
+    max_length=MAX_SCOPE,
+    description="Several collections, searched as one (with 'collection': their union). Leave "
+                "both out, or pass an empty list, for every collection you can read.")]
 K = Annotated[int, Field(ge=1, le=20)]
 
 
@@ -89,21 +99,30 @@ def build_mcp(services: Services, stdio_token: str | None = None, *,
     async def collections() -> list[str]:
         return await call(lambda who: [c.name for c in services.library.collections(who)])
 
-    @server.tool(description="Passages of a collection that match a query, best first, with "
-                             "their document and page. Only documents you may read.")
-    async def search(query: Text, collection: Collection, k: K = 5) -> list[dict[str, Any]]:
+    @server.tool(description="Passages that match a query, best first, with their collection, "
+                             "document and page, from one collection, several, or every one "
+                             "you can read. Only documents you may read.")
+    async def search(query: Text, collection: Collection = None, collections: Collections = None,
+                     k: K = 5) -> list[dict[str, Any]]:
+        scope = union_scope(collection, collections)
+
         def run(who: Actor) -> list[dict[str, Any]]:
-            hits = services.asking.search(who, query, collection, k)
-            return [{"n": i, "document": h.document, "page": h.page, "heading": h.heading_path,
-                     "text": h.text, "score": round(h.score, 4), "chunk_id": h.chunk_id}
+            hits = services.asking.search(who, query, scope, k)
+            return [{"n": i, "collection": h.collection, "document": h.document, "page": h.page,
+                     "heading": h.heading_path, "text": h.text, "score": round(h.score, 4),
+                     "chunk_id": h.chunk_id}
                     for i, h in enumerate(hits, 1)]
         return await call(run)
 
-    @server.tool(description="Answer a question from a collection with numbered citations [n]; "
-                             "says so when the documents do not answer it.")
-    async def ask(question: Text, collection: Collection) -> dict[str, Any]:
+    @server.tool(description="Answer a question with numbered citations [n] from one collection, "
+                             "several, or every one you can read; says so when the documents "
+                             "do not answer it.")
+    async def ask(question: Text, collection: Collection = None,
+                  collections: Collections = None) -> dict[str, Any]:
+        scope = union_scope(collection, collections)
+
         def run(who: Actor) -> dict[str, Any]:
-            done = final_answer(services.asking.ask(who, question, collection))
+            done = final_answer(services.asking.ask(who, question, scope))
             answer = done.to_dict()
             return {"answer": answer["answer"], "abstained": answer["abstained"],
                     "citations": [{"n": c["n"], "document": c["document"], "page": c["page"],

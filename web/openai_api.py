@@ -1,11 +1,13 @@
 """An OpenAI-compatible API under ``/v1``: chat completions and models, over the same services.
 
 Point any OpenAI client at ``http://<host>/v1`` with an Enclave API token as the key and a
-model name ``enclave:<collection>``. The last user message is the question; the earlier user
-messages are the conversation its follow-up rewrite reads ("and on Windows?" is searched as a
-standalone query, returned as ``enclave.search_query``); access control, abstention and the
-evidence record are those of ``POST /api/v1/ask``. Citations come as ``[n]`` markers in the
-text and in the extra ``citations`` field (``enclave`` carries the evidence record's ids).
+model name that is the scope: ``enclave:<collection>``, several as ``enclave:<a>,<b>``, or
+``enclave:*`` for every collection the token's user can read. The last user message is the
+question; the earlier user messages are the conversation its follow-up rewrite reads ("and
+on Windows?" is searched as a standalone query, returned as ``enclave.search_query``);
+access control, abstention and the evidence record are those of ``POST /api/v1/ask``.
+Citations come as ``[n]`` markers in the text and in the extra ``citations`` field
+(``enclave`` carries the evidence record's ids).
 
 Streaming tells the truth: the answer is checked against its sources before any of it is
 sent, so a streamed reply is exactly the final one (never text replaced after the fact).
@@ -26,6 +28,7 @@ from services.errors import Invalid
 from web.auth.guards import actor
 from web.contract import SSE_EVENT, api_blueprint, content, reply
 from web.schemas.openai import (
+    ALL_MODEL,
     MODEL_PREFIX,
     ChatChoice,
     ChatCompletion,
@@ -48,9 +51,13 @@ def _services() -> Services:
 
 @bp.get("/models", responses={200: ModelsOut})
 def list_models():  # type: ignore[no-untyped-def]
-    """The collections you can read, as model names ``enclave:<collection>``."""
-    collections = _services().library.collections(actor())
-    return reply(ModelsOut(data=[ModelOut(id=MODEL_PREFIX + c.name) for c in collections]))
+    """The collections you can read, as ``enclave:<collection>``, then ``enclave:*`` (all of them).
+
+    ``enclave:*`` is listed when you can read at least one collection. Several collections are
+    asked as ``enclave:<a>,<b>`` (not listed: any combination of the names listed).
+    """
+    names = [MODEL_PREFIX + c.name for c in _services().library.collections(actor())]
+    return reply(ModelsOut(data=[ModelOut(id=n) for n in [*names, ALL_MODEL] if names]))
 
 
 def _question(body: ChatCompletionRequest) -> str:
@@ -111,14 +118,15 @@ def _stream(events: Iterator[Any], model: str, created: int) -> Iterator[str]:
     "events ending with ``data: [DONE]``; the last chunk carries ``citations``.",
     ChatCompletion, {"text/event-stream": SSE_EVENT})})
 def chat_completions(body: ChatCompletionRequest):  # type: ignore[no-untyped-def]
-    """Answer the last user message from the ``model``'s collection, with citations.
+    """Answer the last user message from the ``model``'s collections, with citations.
 
-    The earlier user messages drive the follow-up rewrite of the last one.
+    ``model`` is the scope: ``enclave:<collection>``, ``enclave:<a>,<b>`` (searched as one) or
+    ``enclave:*`` (every collection you can read); a collection you cannot read is a 404, as
+    an unknown one. The earlier user messages drive the follow-up rewrite of the last one.
     """
     question = _question(body)
-    collection = body.model[len(MODEL_PREFIX):]
     earlier = [m.content for m in body.messages[:-1] if m.role == "user"]
-    events = _services().asking.ask(actor(), question, collection, earlier=earlier)
+    events = _services().asking.ask(actor(), question, body.scope(), earlier=earlier)
     created = int(time.time())
     if body.stream:
         return Response(stream_with_context(_stream(events, body.model, created)),

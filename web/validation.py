@@ -6,6 +6,8 @@
   body is decoded strictly: ``NaN``, ``Infinity`` and numbers that overflow to infinity
   (``1e999``) are refused (400), as are non-object bodies and bodies sent without
   ``Content-Type: application/json`` (415).
+- A query parameter given twice is a 422, unless the route's query schema declares it a list
+  (``?collections=a&collections=b`` on ``GET /api/v1/search``: :func:`list_params`).
 - Integer path segments (``<int:...>``) match only 1..2**63-1: an id out of range answers
   the same 404 as an unknown id instead of overflowing in the database driver.
 - Schema errors (flask-openapi3 validates each view's ``body``/``query``/``path`` argument
@@ -15,12 +17,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import typing
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Response, abort, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest
@@ -101,12 +105,36 @@ def json_depth(data: bytes) -> int:
     return deepest
 
 
+@functools.cache
+def list_params(view: Any) -> frozenset[str]:
+    """The query parameters the view's query schema declares as lists: the ones that may repeat.
+
+    Read from the pydantic model of the view's ``query`` argument, as flask-openapi3 reads it
+    (an array, or an optional one, is collected with ``getlist``); none for any other view.
+    """
+    func = getattr(view, "__wrapped__", None)
+    if func is None:
+        return frozenset()
+    try:
+        model = typing.get_type_hints(func).get("query")
+    except (NameError, TypeError):
+        return frozenset()
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return frozenset()
+    props = model.model_json_schema().get("properties", {})
+    return frozenset(name for name, prop in props.items()
+                     if prop.get("type") == "array"
+                     or any(p.get("type") == "array" for p in prop.get("anyOf", [])))
+
+
 def _guard_api_request(max_bytes: int, max_depth: int) -> Any:
-    """``before_request``: one value per query parameter; the JSON body decoded strictly."""
+    """``before_request``: one value per query parameter (lists aside); the JSON body decoded strictly."""
     if not request.path.startswith(API_PATHS):
         return None
-    repeated = [key for key, values in request.args.lists() if len(values) > 1]
-    if repeated:  # every query parameter of the API is a single value
+    lists = list_params(current_app.view_functions.get(request.endpoint or ""))
+    repeated = [key for key, values in request.args.lists() if len(values) > 1
+                and key not in lists]
+    if repeated:  # a query parameter is a single value unless its schema says it is a list
         abort(_envelope([FieldError(field=key, message="given more than once; send one value",
                                     type="query_repeated") for key in repeated]))
     if request.method not in BODY_METHODS:

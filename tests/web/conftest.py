@@ -56,6 +56,37 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
     ]
 
 
+def add_collection(app: Flask, name: str, group: str, documents: dict[str, bytes]) -> None:
+    """Collection ``name``, readable by ``group``, with ``documents`` ingested (through the API,
+    as an admin ``admin``, created if the app has none)."""
+    import io
+
+    from retrieval.acl import get_or_create_group, grant_collection
+    from retrieval.catalog import get_collection
+    from services.accounts import get_user
+    from tests.conftest import ADMIN_PASSWORD, make_token, make_user
+
+    sessions = app.extensions["enclave"].stack.sessions
+    with sessions() as db:
+        has_admin = get_user(db, "admin") is not None
+    if not has_admin:
+        make_user(app, "admin", "admin", password=ADMIN_PASSWORD)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {make_token(app, 'admin')}"}
+    created = client.post("/api/v1/collections", json={"name": name}, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    with sessions() as db:
+        get_or_create_group(db, group)
+        grant_collection(db, get_collection(db, name).id, group, "read")
+        db.commit()
+    for filename, data in documents.items():
+        resp = client.post(f"/api/v1/collections/{name}/documents?wait=1", headers=headers,
+                           data={"files": (io.BytesIO(data), filename)},
+                           content_type="multipart/form-data")
+        assert resp.status_code == 201, resp.get_json()
+        assert resp.get_json()["results"][0]["error"] is None, resp.get_json()
+
+
 # -- live server --------------------------------------------------------------------------
 def browser_login(page: Any, base_url: str, app: Flask, username: str = "admin",
                   password: str | None = None) -> None:

@@ -21,10 +21,12 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from db.models import AnswerRecord, Conversation
 from retrieval.acl import grant_collection
 from retrieval.catalog import get_collection
 from services.accounts import get_user, revoke_token
 from tests.conftest import REPO, make_token, make_user
+from tests.web.conftest import add_collection
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +98,71 @@ def test_stdio_tools_act_as_the_token_owner(app) -> None:  # type: ignore[no-unt
     seen, after = _run(main)
     _check(seen)
     assert after.is_error and "revoked" in after.content[0].text
+
+
+POLICIES_TEXT = (b"# Remote work\n\nRemote work from abroad needs the codeword ORCHID-REMOTE-22 "
+                 b"from the policies desk.\n")
+BOARD_TEXT = (b"# Board minutes\n\nThe board approved remote work from abroad under the "
+              b"codeword BOARD-CANARY-17.\n")
+REMOTE = "Which codeword does remote work from abroad need?"
+
+
+def test_search_and_ask_take_several_or_all_collections(app) -> None:  # type: ignore[no-untyped-def]
+    token = _reader_token(app)  # rita (staff): the handbook, and policies below; not the board
+    add_collection(app, "policies", "staff", {"remote.md": POLICIES_TEXT})
+    add_collection(app, "board", "board", {"minutes.md": BOARD_TEXT})
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "web", "mcp"], cwd=str(REPO),
+        env=_env(app, ENCLAVE_TOKEN=token, ENCLAVE_GENERATION__MODE="extractive"))
+    query = "codeword remote work abroad"
+    scopes = {"several": {"collections": ["policies", "handbook"]},
+              "union": {"collection": "handbook", "collections": ["policies", "handbook"]},
+              "all": {}, "empty": {"collections": []}, "one": {"collection": "handbook"}}
+
+    async def main() -> dict[str, Any]:
+        async with Client(params, read_timeout_seconds=300) as client:
+            seen: dict[str, Any] = {t.name: t.input_schema for t in (await client.list_tools()).tools}
+            seen["collections"] = _payload(await client.call_tool("collections", {}))
+            for name, scope in scopes.items():
+                seen[name] = _payload(await client.call_tool("search", {"query": query, "k": 10,
+                                                                        **scope}))
+            for name, scope in {"hidden": ["handbook", "board"], "unknown": ["handbook", "nowhere"],
+                                "malformed": ["no spaces"]}.items():
+                seen[name] = await client.call_tool("search", {"query": query, "collections": scope})
+            seen["hidden_ask"] = await client.call_tool("ask", {"question": REMOTE,
+                                                                "collections": ["board"]})
+            seen["ask_several"] = _payload(await client.call_tool(
+                "ask", {"question": REMOTE, "collections": ["handbook", "policies"]}))
+            seen["ask_all"] = _payload(await client.call_tool("ask", {"question": REMOTE}))
+            return seen
+
+    seen = _run(main)
+    for tool, first in (("search", "query"), ("ask", "question")):
+        assert seen[tool]["required"] == [first]  # the scope is optional: all you can read
+        assert seen[tool]["properties"]["collections"]["anyOf"][0]["type"] == "array"
+    assert seen["collections"] == ["handbook", "policies"]
+    for name in scopes:
+        hits = seen[name]
+        assert hits and "BOARD-CANARY" not in json.dumps(hits), name
+        if name == "one":
+            assert {h["collection"] for h in hits} == {"handbook"}
+        else:
+            assert {h["collection"] for h in hits} == {"handbook", "policies"}, name
+            assert "ORCHID-REMOTE-22" in hits[0]["text"] + hits[1]["text"], name
+    # an unreadable collection: the same error as an unknown one; a malformed name: refused
+    hidden, unknown = seen["hidden"], seen["unknown"]
+    assert hidden.is_error and unknown.is_error and "board" in hidden.content[0].text
+    assert hidden.content[0].text.replace("board", "X") == unknown.content[0].text.replace(
+        "nowhere", "X")
+    assert seen["hidden_ask"].is_error and seen["malformed"].is_error
+    with app.extensions["enclave"].stack.sessions() as db:
+        for name, label in (("ask_several", "handbook,policies"), ("ask_all", "*")):
+            answer = seen[name]
+            assert "ORCHID-REMOTE-22" in answer["answer"] and answer["citations"], answer
+            assert "BOARD-CANARY" not in json.dumps(answer)
+            record = db.get(AnswerRecord, answer["evidence_id"])
+            assert record is not None and record.username == "rita"
+            assert db.get(Conversation, record.conversation_id).collection == label
 
 
 def _run(main: Any) -> Any:

@@ -10,19 +10,22 @@ import json
 
 import openai
 import pytest
+from sqlalchemy import func, select
 
-from db.models import AnswerRecord
+from db.models import AnswerRecord, Conversation
 from retrieval.acl import grant_collection
 from retrieval.catalog import get_collection
 from tests.conftest import make_token, make_user
+from tests.web.conftest import add_collection
 
 pytestmark = pytest.mark.integration
 
 QUESTION = "What is the daily meal allowance for domestic trips?"
 
 
-@pytest.fixture
-def client_for(app, live_server):  # type: ignore[no-untyped-def]
+def _clients(app, live_server):  # type: ignore[no-untyped-def]
+    """``make(username)``: an ``openai`` client of the live app acting as ``username``; rita
+    (staff) reads the handbook, otto (finance) reads nothing."""
     base = live_server(app) + "/v1"
     with app.extensions["enclave"].stack.sessions() as db:
         grant_collection(db, get_collection(db, "handbook").id, "staff", "read")
@@ -37,9 +40,96 @@ def client_for(app, live_server):  # type: ignore[no-untyped-def]
     return make
 
 
+@pytest.fixture
+def client_for(app, live_server):  # type: ignore[no-untyped-def]
+    return _clients(app, live_server)
+
+
+POLICIES_TEXT = (b"# Remote work\n\nRemote work from abroad needs the codeword ORCHID-REMOTE-22 "
+                 b"from the policies desk.\n")
+BOARD_TEXT = (b"# Board minutes\n\nThe board approved remote work from abroad under the "
+              b"codeword BOARD-CANARY-17.\n")
+REMOTE = "Which codeword does remote work from abroad need?"
+
+
+@pytest.fixture
+def scoped(extractive_handbook_app, live_server):  # type: ignore[no-untyped-def]
+    """(app, client_for) over handbook and policies (readable by staff: rita) and board (the
+    board only), answering extractively (no LLM: fast, same answer every run)."""
+    app = extractive_handbook_app
+    add_collection(app, "policies", "staff", {"remote.md": POLICIES_TEXT})
+    add_collection(app, "board", "board", {"minutes.md": BOARD_TEXT})
+    return app, _clients(app, live_server)
+
+
+def _rows(app) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with app.extensions["enclave"].stack.sessions() as db:
+        return (db.scalar(select(func.count()).select_from(AnswerRecord)) or 0,
+                db.scalar(select(func.count()).select_from(Conversation)) or 0)
+
+
 def test_models_are_the_collections_the_user_can_read(client_for) -> None:  # type: ignore[no-untyped-def]
-    assert [m.id for m in client_for("rita").models.list()] == ["enclave:handbook"]
-    assert [m.id for m in client_for("otto").models.list()] == []
+    assert [m.id for m in client_for("rita").models.list()] == ["enclave:handbook", "enclave:*"]
+    assert [m.id for m in client_for("otto").models.list()] == []  # reads nothing: no "all"
+
+
+def test_all_and_several_collections_as_the_model(scoped) -> None:  # type: ignore[no-untyped-def]
+    app, client_for = scoped
+    rita = client_for("rita")
+    assert [m.id for m in rita.models.list()] == ["enclave:handbook", "enclave:policies",
+                                                  "enclave:*"]
+    for model, label in (("enclave:*", "*"), ("enclave:policies,handbook", "handbook,policies")):
+        reply = rita.chat.completions.create(model=model,
+                                             messages=[{"role": "user", "content": REMOTE}])
+        text = reply.choices[0].message.content or ""
+        extra = reply.model_extra or {}
+        assert reply.model == model and not extra["enclave"]["abstained"], extra
+        assert "ORCHID-REMOTE-22" in text
+        assert "remote.md" in {c["document"] for c in extra["citations"]}
+        assert "BOARD-CANARY" not in text + json.dumps(extra)  # board: not rita's to read
+        with app.extensions["enclave"].stack.sessions() as db:
+            conversation = db.get(Conversation, extra["enclave"]["conversation_id"])
+            assert conversation is not None and conversation.collection == label
+    # otto reads nothing: "all" is not listed for him, and asking it finds nothing to cite
+    nothing = client_for("otto").chat.completions.create(
+        model="enclave:*", messages=[{"role": "user", "content": REMOTE}])
+    assert (nothing.model_extra or {})["enclave"]["abstained"]
+    assert not (nothing.model_extra or {})["citations"]
+    # streamed, a comma list: the same checked answer
+    chunks = list(rita.chat.completions.create(
+        model="enclave:handbook,policies", messages=[{"role": "user", "content": REMOTE}],
+        stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "ORCHID-REMOTE-22" in streamed and chunks[-1].model == "enclave:handbook,policies"
+    with app.extensions["enclave"].stack.sessions() as db:
+        evidence_id = (chunks[-1].model_extra or {})["enclave"]["evidence_id"]
+        assert db.get(AnswerRecord, evidence_id).answer == streamed
+
+
+def test_scope_models_are_refused_as_an_unknown_model(scoped) -> None:  # type: ignore[no-untyped-def]
+    app, client_for = scoped
+    rita, otto = client_for("rita"), client_for("otto")
+    before = _rows(app)
+
+    def refused(client: openai.OpenAI, model: str, error: type[Exception]) -> str:
+        with pytest.raises(error) as err:
+            client.chat.completions.create(model=model,
+                                           messages=[{"role": "user", "content": REMOTE}])
+        return json.dumps(err.value.body)  # type: ignore[attr-defined]
+
+    # a collection rita cannot read, alone or in a list: exactly an unknown collection's 404
+    hidden = refused(rita, "enclave:handbook,board", openai.NotFoundError)
+    unknown = refused(rita, "enclave:handbook,nowhere", openai.NotFoundError)
+    assert "board" in hidden and hidden.replace("board", "X") == unknown.replace("nowhere", "X")
+    assert refused(rita, "enclave:board", openai.NotFoundError) == hidden
+    assert refused(rita, "enclave:nowhere", openai.NotFoundError) == unknown
+    assert refused(otto, "enclave:policies,handbook", openai.NotFoundError) == refused(
+        otto, "enclave:nowhere,handbook", openai.NotFoundError).replace("nowhere", "policies")
+    # a malformed scope: 422 on the model field
+    for model in ("enclave:handbook,", "enclave:*,handbook", "enclave:", "enclave:a,,b",
+                  "enclave:" + ",".join(["handbook"] * 51), "enclave:hand book", "handbook"):
+        assert "model" in refused(rita, model, openai.UnprocessableEntityError), model
+    assert _rows(app) == before  # nothing was recorded
 
 
 def test_completion_with_citations_and_an_evidence_record(app, client_for) -> None:  # type: ignore[no-untyped-def]

@@ -147,6 +147,53 @@ def test_an_unreadable_collection_answers_as_an_unknown_one(world) -> None:  # t
     assert bob.post("/api/v1/search", json={"query": QUERY, "collections": []}).status_code == 422
 
 
+def _get_search(client: Any, params: list[tuple[str, str]], status: int = 200) -> dict[str, Any]:
+    resp = client.get("/api/v1/search", query_string=[("query", QUERY), ("k", "20"), *params])
+    assert resp.status_code == status, resp.get_json()
+    return resp.get_json()
+
+
+def test_get_search_takes_the_scope_of_post_search(world) -> None:  # type: ignore[no-untyped-def]
+    _, bob, _ = world
+    several = _get_search(bob, [("collections", "projects"), ("collections", "handbook")])
+    posted = _search(bob, {"query": QUERY, "collections": ["projects", "handbook"]})
+    assert several["collections"] == ["projects", "handbook"]
+    assert several["collection"] == "handbook,projects"
+    assert [h["chunk_id"] for h in several["hits"]] == [h["chunk_id"] for h in posted["hits"]]
+    assert "ZEPHYR-KICKOFF-41" in _texts(several)
+    # with ``collection`` too: their union, each once; ``collection`` alone as before
+    both = _get_search(bob, [("collection", "handbook"), ("collections", "projects"),
+                             ("collections", "handbook")])
+    assert both["collections"] == ["handbook", "projects"]
+    assert _get_search(bob, [("collection", "projects")])["collections"] == ["projects"]
+    assert _get_search(bob, [])["collection"] == "*"
+    # an unreadable collection among readable ones: the same 404 as an unknown one
+    hidden = _get_search(bob, [("collections", "handbook"), ("collections", "board")], 404)
+    unknown = _get_search(bob, [("collections", "handbook"), ("collections", "nowhere")], 404)
+    assert hidden["error"].replace("board", "X") == unknown["error"].replace("nowhere", "X")
+    assert _get_search(bob, [("collection", "board")], 404)["error"] == hidden["error"]
+    # a malformed scope is a 422 naming the field; only list parameters may repeat
+    for params, field in (([("collections", "")], "collections[0]"),
+                          ([("collections", "handbook"), ("collections", "no spaces")],
+                           "collections[1]"),
+                          ([(("collections", f"c{i}")) for i in range(51)], "collections"),
+                          ([("collection", "handbook"), ("collection", "projects")], "collection"),
+                          ([("k", "3")], "k")):  # k twice: the helper sends k=20 too
+        refused = _get_search(bob, params, 422)
+        assert field in [f["field"] for f in refused["fields"]], refused
+    # a list on this route only: another route's repeated ``collections`` is still refused
+    elsewhere = bob.get("/api/v1/collections", query_string=[("collections", "handbook"),
+                                                             ("collections", "projects")])
+    assert elsewhere.status_code == 422
+    assert elsewhere.get_json()["fields"][0]["type"] == "query_repeated"
+    # the OpenAPI document says so: ``collections`` is an array of collection names
+    doc = bob.get("/api/v1/openapi.json").get_json()
+    param = next(p for p in doc["paths"]["/api/v1/search"]["get"]["parameters"]
+                 if p["name"] == "collections")
+    assert param["in"] == "query" and param["schema"]["type"] == "array"
+    assert param["schema"]["items"]["pattern"]
+
+
 # -- ask and conversations ------------------------------------------------------------------
 def _ask(client: Any, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
     resp = client.post("/api/v1/ask", json={"stream": True, **body})

@@ -10,7 +10,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from web.schemas.types import CollectionName, GroupName, Role, UserName, text_field
+from web.schemas.types import (
+    MAX_SCOPE,
+    CollectionName,
+    GroupName,
+    Role,
+    UserName,
+    text_field,
+    union_scope,
+)
 
 
 def _comma_list(value: Any) -> Any:
@@ -96,12 +104,12 @@ class ScopeForm(Form):
     """
 
     collection: Literal["", "*", "+"] | CollectionName = ""
-    collections: list[CollectionName] = Field(default_factory=list, max_length=50)
+    collections: list[CollectionName] = Field(default_factory=list, max_length=MAX_SCOPE)
 
     def scope(self) -> list[str] | None:
         """The collections chosen (None: every collection you can read)."""
         if self.collection == SEVERAL_COLLECTIONS:
-            return list(dict.fromkeys(self.collections)) or None
+            return union_scope(None, self.collections)
         if self.collection in ("", ALL_COLLECTIONS):
             return None
         return [self.collection]

@@ -1,7 +1,8 @@
 """Schemas of the OpenAI-compatible API (``/v1``): chat completions and models.
 
 The subset of OpenAI's chat-completions request Enclave honours, checked like every other body
-(unknown fields refused, no coercion). ``model`` names the scope: ``enclave:<collection>``.
+(unknown fields refused, no coercion). ``model`` names the scope: ``enclave:<collection>``,
+several as ``enclave:<a>,<b>``, or ``enclave:*`` for every collection the caller can read.
 Citations travel in the extra ``citations`` field and as ``[n]`` markers in the text; the
 evidence record's ids in ``enclave``.
 """
@@ -14,13 +15,23 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 from ingest.pipeline import COLLECTION_NAME_RE
 from web.schemas.responses import CitationOut, Out
-from web.schemas.types import Body, text_field
+from web.schemas.types import ALL_READABLE, MAX_SCOPE, Body, text_field, union_scope
 
 MODEL_PREFIX = "enclave:"
+ALL_MODEL = MODEL_PREFIX + ALL_READABLE  # every collection the caller can read
+_NAME = COLLECTION_NAME_RE.pattern.strip("^$")
 ScopeName = Annotated[str, Field(
-    pattern="^" + MODEL_PREFIX + COLLECTION_NAME_RE.pattern.lstrip("^"),
-    description="The scope: 'enclave:<collection>' (GET /v1/models lists yours).",
-    examples=["enclave:handbook"])]
+    pattern=rf"^{MODEL_PREFIX}(?:\{ALL_READABLE}|{_NAME}(?:,{_NAME}){{0,{MAX_SCOPE - 1}}})$",
+    description="The scope: 'enclave:<collection>', several as 'enclave:<a>,<b>' (at most "
+                f"{MAX_SCOPE}), or 'enclave:*' for every collection you can read "
+                "(GET /v1/models lists yours).",
+    examples=["enclave:handbook", "enclave:handbook,policies", ALL_MODEL])]
+
+
+def model_scope(model: str) -> list[str] | None:
+    """The collections a valid model name names (None: every collection you can read)."""
+    scope = model[len(MODEL_PREFIX):]
+    return None if scope == ALL_READABLE else union_scope(None, scope.split(","))
 
 
 class ChatMessage(Body):
@@ -41,6 +52,10 @@ class ChatCompletionRequest(Body):
     temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
     max_tokens: StrictInt | None = Field(None, ge=1, le=32768)
     user: text_field(200) | None = None  # type: ignore[valid-type]
+
+    def scope(self) -> list[str] | None:
+        """The collections ``model`` names (None: every collection you can read)."""
+        return model_scope(self.model)
 
 
 class ChatReply(Out):
@@ -93,7 +108,7 @@ class ModelOut(Out):
 
 
 class ModelsOut(Out):
-    """``GET /v1/models``: the collections the caller can read, as model names."""
+    """``GET /v1/models``: the collections the caller can read, as model names, and ``enclave:*``."""
 
     object: Literal["list"] = "list"
     data: list[ModelOut]

@@ -16,6 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 from web.schemas.types import (
     MAX_ID,
     MAX_K,
+    MAX_SCOPE,
     Body,
     CollectionName,
     ConversationTitle,
@@ -29,6 +30,7 @@ from web.schemas.types import (
     Role,
     UserName,
     text_field,
+    union_scope,
 )
 
 
@@ -76,35 +78,41 @@ SEVERAL_COLLECTIONS = ("Several collections, searched as one (with ``collection`
                        "union). Leave both out to search every collection you can read.")
 
 
-def _scope(collection: str | None, collections: list[str] | None) -> list[str] | None:
-    """One, several (in order, once each) or None: every collection readable."""
-    if collection is None and collections is None:
-        return None
-    return list(dict.fromkeys(([collection] if collection else []) + (collections or [])))
-
-
 class SearchBody(Body):
     """Top-k passages of one collection, several, or every one you can read."""
 
     query: Query
     collection: CollectionName | None = Field(None, description=ONE_COLLECTION)
-    collections: list[CollectionName] | None = Field(None, min_length=1, max_length=50,
+    collections: list[CollectionName] | None = Field(None, min_length=1, max_length=MAX_SCOPE,
                                                      description=SEVERAL_COLLECTIONS)
     k: K | None = None
     filters: Filters | None = None
 
     def scope(self) -> list[str] | None:
         """The collections asked for (None: every collection you can read)."""
-        return _scope(self.collection, self.collections)
+        return union_scope(self.collection, self.collections)
 
 
 class SearchQuery(Params):
-    """``GET /search`` (no filters: use POST for those; no ``collection``: all you can read)."""
+    """``GET /search``: the scope as in :class:`SearchBody` (no filters: use POST for those).
+
+    ``collections`` repeats (``?collections=a&collections=b``): a list, the one kind of query
+    parameter that may (:func:`web.validation.list_params`).
+    """
 
     query: Query
-    collection: CollectionName | SkipJsonSchema[None] = Field(
-        None, description="The collection (leave out to search every collection you can read).")
+    collection: CollectionName | SkipJsonSchema[None] = Field(None, description=ONE_COLLECTION)
+    # Not Optional, no minimum: a query string cannot say null or send an empty list (absent
+    # is all you can read; ``?collections=`` is an empty name, a 422); errors name ``collections[i]``.
+    collections: list[CollectionName] = Field(
+        None, max_length=MAX_SCOPE,
+        description=SEVERAL_COLLECTIONS + " Repeat the parameter for each collection "
+                    "(``?collections=a&collections=b``).")
     k: Annotated[int, Field(ge=1, le=MAX_K)] | SkipJsonSchema[None] = None
+
+    def scope(self) -> list[str] | None:
+        """The collections asked for (None: every collection you can read)."""
+        return union_scope(self.collection, self.collections)
 
 
 class AskBody(Body):
@@ -113,7 +121,7 @@ class AskBody(Body):
     question: Question
     collection: CollectionName | None = Field(None, description=ONE_COLLECTION)
     collections: list[CollectionName] | None = Field(
-        None, min_length=1, max_length=50,
+        None, min_length=1, max_length=MAX_SCOPE,
         description=SEVERAL_COLLECTIONS + " Continuing a conversation without either keeps "
                     "its scope.")
     k: K | None = None
@@ -122,7 +130,7 @@ class AskBody(Body):
 
     def scope(self) -> list[str] | None:
         """The collections asked for (None: every collection you can read)."""
-        return _scope(self.collection, self.collections)
+        return union_scope(self.collection, self.collections)
 
 
 class UserCreate(Body):

@@ -8,6 +8,7 @@ every error answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -68,6 +69,21 @@ ConversationTitle = Annotated[text_field(200, 1, "A title (at most 200 character
                               AfterValidator(_not_blank)]
 Role = Literal["admin", "curator", "reader"]
 Level = Literal["read", "manage"]
+
+# -- the scope of a question or search --------------------------------------------------------
+MAX_SCOPE = 50  # collections named in one scope
+ALL_READABLE = "*"  # a scope's spelling of "every collection you can read"
+
+
+def union_scope(collection: str | None, collections: Sequence[str] | None) -> list[str] | None:
+    """The scope asked for by ``collection`` (one) and ``collections`` (several).
+
+    Their union, in order, each once; neither (nothing named): None, every collection the
+    caller can read. Shared by every entry point that takes a scope (JSON API, pages, MCP); the
+    services check each name (an unreadable one is the same 404 as an unknown one).
+    """
+    return list(dict.fromkeys(([collection] if collection else []) + list(collections or []))) \
+        or None
 
 
 class Body(BaseModel):
