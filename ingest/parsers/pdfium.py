@@ -16,8 +16,10 @@ and it knows each character's font size and weight, which is how a reader sees h
   instructions never reach the index;
 - consecutive body lines form one text block until a heading or the end of the page (the
   chunker cuts it at sentence ends; splitting at paragraph gaps cost MRR on the zsh tune half);
-- a ruled table (a grid of drawn rules: :mod:`ingest.parsers.pdf_tables`) is one Markdown
-  table block, read cell by cell, in place of its flattened lines.
+- a ruled table (a grid of drawn rules, or horizontal rules only as booktabs and report
+  templates draw them, with columns at blank bands every line respects:
+  :mod:`ingest.parsers.pdf_tables`) is one Markdown table block, read cell by cell, in place
+  of its flattened lines.
 
 A page without visible text that shows an image or a drawing (a scan) is rendered by PDFium
 and read with Tesseract when OCR is available (:mod:`ingest.parsers.ocr`): its paragraphs are

@@ -233,7 +233,8 @@ def test_ruled_tables_keep_rows_and_columns(sample_corpus: Path, tmp_path: Path)
     text = " ".join(b.text for b in doc.blocks if b.kind != "table")
     assert "according to the table below." in text and "You do not need to keep" in text
     assert "Breakfast" not in text  # the cells are in the table, not also in the prose
-    # Rules alone (no vertical ones) are no grid: the text stays as it is.
+    # Two rules around one line are no table (horizontal-rule tables need two rows besides
+    # the header: tests/ingest/test_pdf_tables.py): the text stays as it is.
     path = tmp_path / "rules.pdf"
     c = canvas.Canvas(str(path), pagesize=A4)
     c.drawString(72, 700, "Quarterly figures follow.")
