@@ -49,6 +49,8 @@ def test_sample_questions_find_their_document(handbook_stack, sample_questions) 
      "| Length of absence | Minimum notice | Approved by |", "| More than 15 days | 1 month |"),
     ("What is the focus of the Wednesday of the first week?",
      "| Day | Focus | With |", "| Wednesday | Security training and tools |"),
+    ("After how many minutes must the screen lock?",
+     "| Control | Requirement | Applies to |", "| Screen lock | After 5 minutes | All devices |"),
 ])
 def test_a_question_about_one_cell_finds_its_table(handbook_stack, question: str, header: str,  # type: ignore[no-untyped-def]
                                                    cell: str) -> None:
@@ -56,6 +58,18 @@ def test_a_question_about_one_cell_finds_its_table(handbook_stack, question: str
     matched = [h.text[h.match_start:h.match_end] if h.match_start is not None else h.text
                for h in hits]
     assert any(m.startswith(header + "\n|---|") and cell in m for m in matched), matched
+
+
+def test_a_question_about_a_pdf_table_cell_returns_the_table(handbook_stack) -> None:  # type: ignore[no-untyped-def]
+    """The PDF's ruled meal table (ingest/parsers/pdf_tables.py) comes back whole, rows and
+    columns kept, in the best passage: the paragraph introducing it matches the question and
+    the passage grows over the table (small-to-big)."""
+    hits = handbook_stack.retriever.search(
+        "How much is the lunch allowance on international trips?", "handbook", 3)
+    best = hits[0]
+    assert best.document == "travel-and-expenses.pdf" and best.page == 2
+    assert ("| Meal | Domestic trips | International trips |\n|---|---|---|\n"
+            "| Breakfast | EUR 10 | EUR 12 |\n| Lunch | EUR 15 | EUR 20 |") in best.text
 
 
 def test_unknown_collection_raises(handbook_stack) -> None:  # type: ignore[no-untyped-def]
