@@ -230,11 +230,20 @@ def clean_docx(path: Path) -> tuple[bytes | None, dict[str, int]]:
         removed = strip_hidden(root, styles)
         if not removed:
             return None, {}
-        document = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                  standalone=True)
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
-            for info in zf.infolist():
-                data = document if info.filename == DOCUMENT else zf.read(info)
-                new.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue(), removed
+        return rewrite_package(zf, {DOCUMENT: serialize_part(root)}), removed
+
+
+def serialize_part(root: Any) -> bytes:
+    """A package part's XML as bytes, with its declaration."""
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
+
+
+def rewrite_package(zf: zipfile.ZipFile, changed: dict[str, bytes]) -> bytes:
+    """The Office package ``zf`` with the parts in ``changed`` replaced (DOCX, PPTX, XLSX)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in zf.infolist():
+            data = changed.get(info.filename)
+            new.writestr(info, data if data is not None else zf.read(info),
+                         compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()

@@ -28,16 +28,13 @@ counted as in DOCX: whitespace not counted; a shared string counts once per cell
 from __future__ import annotations
 
 import collections
-import io
 import posixpath
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
-from ingest.parsers.docx_hidden import _xml
+from ingest.parsers.docx_hidden import _xml, rewrite_package, serialize_part
 
 P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -65,22 +62,6 @@ def _int(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _rewrite(zf: zipfile.ZipFile, changed: dict[str, bytes]) -> bytes:
-    """The package with the parts in ``changed`` replaced."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
-        for info in zf.infolist():
-            data = changed.get(info.filename)
-            new.writestr(info, data if data is not None else zf.read(info),
-                         compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
-
-
-def _serialize(root: Any) -> bytes:
-    """A part's XML as bytes, with its declaration."""
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
 
 
 # -- PowerPoint ---------------------------------------------------------------------------------
@@ -149,10 +130,10 @@ def clean_pptx(path: Path) -> tuple[bytes | None, dict[str, int]]:
             found = strip_hidden_slide(root, size)
             if found:
                 removed.update(found)
-                changed[name] = _serialize(root)
+                changed[name] = serialize_part(root)
         if not changed:
             return None, {}
-        return _rewrite(zf, changed), dict(sorted(removed.items()))
+        return rewrite_package(zf, changed), dict(sorted(removed.items()))
 
 
 # -- Excel --------------------------------------------------------------------------------------
@@ -276,7 +257,7 @@ def clean_xlsx(path: Path) -> tuple[bytes | None, dict[str, int]]:
             found = strip_hidden_cells(root, sheet_hidden, strings)
             if found:
                 removed.update(found)
-                changed[name] = _serialize(root)
+                changed[name] = serialize_part(root)
         if not changed:
             return None, {}
-        return _rewrite(zf, changed), dict(sorted(removed.items()))
+        return rewrite_package(zf, changed), dict(sorted(removed.items()))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 
 from db import migrate
 from db.engine import make_engine
+from tests.db.steps import columns, downgrade
 
 ADDED = {"model_preset", "model_backend", "model_licence"}
 
@@ -24,15 +24,6 @@ def _previous() -> str:
     return down
 
 
-def _downgrade(engine: Engine, revision: str) -> None:
-    cfg = migrate.alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
-def _columns(engine: Engine) -> set[str]:
-    return {c["name"] for c in inspect(engine).get_columns("answer_records")}
 
 
 def _check_up_and_down(engine: Engine) -> None:
@@ -51,17 +42,17 @@ def _check_up_and_down(engine: Engine) -> None:
                           "model_name, model_sha256, retrieved, cited) VALUES (1, "
                           "'2026-11-01 10:00:00', 1, 'pat', 1, 'handbook', 'q', 'a', false, "
                           "'generative', 'smollm.gguf', NULL, '[]', '[]')"))
-    assert not ADDED & _columns(engine)
+    assert not ADDED & columns(engine, "answer_records")
     migrate.upgrade(engine, "0009")
-    assert _columns(engine) >= ADDED
+    assert columns(engine, "answer_records") >= ADDED
     with engine.begin() as conn:
         assert conn.execute(text("SELECT model_name, model_preset, model_backend, model_licence "
                                  "FROM answer_records")).all() == [("smollm.gguf", None, None,
                                                                     None)]
     with engine.begin() as conn, pytest.raises(DatabaseError, match="append-only"):
         conn.execute(text("UPDATE answer_records SET model_preset = 'x'"))
-    _downgrade(engine, previous)
-    assert not ADDED & _columns(engine)
+    downgrade(engine, previous)
+    assert not ADDED & columns(engine, "answer_records")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, model_name FROM answer_records")).all() == [
             (1, "smollm.gguf")]

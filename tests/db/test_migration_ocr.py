@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
 
 from db import migrate
 from db.engine import make_engine
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    cfg = migrate.alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
-def _columns(engine: Engine) -> set[str]:
-    return {c["name"] for c in inspect(engine).get_columns("chunks")}
+from tests.db.steps import columns, downgrade
 
 
 def _check_ocr_confidence_up_and_down(engine: Engine) -> None:
@@ -35,7 +24,7 @@ def _check_ocr_confidence_up_and_down(engine: Engine) -> None:
         conn.execute(text("INSERT INTO chunks (id, document_id, ordinal, text, kind, page, "
                           "heading_path, char_start, char_end, token_count) VALUES "
                           "(7, 1, 0, 'forklift helmets', 'text', 1, '', 0, 16, 3)"))
-    assert "ocr_confidence" not in _columns(engine)
+    assert "ocr_confidence" not in columns(engine, "chunks")
     migrate.upgrade(engine, "0007")
     assert migrate.schema_diff(engine) == [] or migrate.head() != "0007"
     with engine.begin() as conn:
@@ -45,8 +34,8 @@ def _check_ocr_confidence_up_and_down(engine: Engine) -> None:
                           "VALUES (8, 1, 1, 'pallets dock', 'text', 2, '', 18, 30, 3, 91.5)"))
         assert conn.execute(text("SELECT ocr_confidence FROM chunks WHERE id = 8")
                             ).scalar() == 91.5
-    _downgrade(engine, "0006")
-    assert "ocr_confidence" not in _columns(engine)
+    downgrade(engine, "0006")
+    assert "ocr_confidence" not in columns(engine, "chunks")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, text FROM chunks ORDER BY id")).all() == [
             (7, "forklift helmets"), (8, "pallets dock")]

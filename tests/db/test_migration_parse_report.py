@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
 
 from db import migrate
 from db.engine import make_engine
+from tests.db.steps import columns, downgrade
 
 DOCUMENTS = sa.table("documents", sa.column("id", sa.Integer),
                      sa.column("parse_report", sa.JSON(none_as_null=True)))
@@ -17,15 +17,6 @@ REPORT = {"hidden_chars": 12, "hidden_by_reason": {"hidden-run": 12}, "pages": 2
           "ocr_pages": 1, "unread_pages": 0, "tables": 1}
 
 
-def _downgrade(engine: Engine, revision: str) -> None:
-    cfg = migrate.alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
-def _columns(engine: Engine) -> set[str]:
-    return {c["name"] for c in inspect(engine).get_columns("documents")}
 
 
 def _check_parse_report_up_and_down(engine: Engine) -> None:
@@ -38,7 +29,7 @@ def _check_parse_report_up_and_down(engine: Engine) -> None:
                           "content_hash, size_bytes, version, status, created_at, updated_at) "
                           "VALUES (1, 1, 'old.html', 'html', 'h', 1, 1, 'ready', "
                           "'2026-11-01 10:00:00', '2026-11-01 10:00:00')"))
-    assert "parse_report" not in _columns(engine)
+    assert "parse_report" not in columns(engine, "documents")
     migrate.upgrade(engine, "0011")
     assert migrate.schema_diff(engine) == [] or migrate.head() != "0011"
     with engine.begin() as conn:
@@ -51,8 +42,8 @@ def _check_parse_report_up_and_down(engine: Engine) -> None:
         conn.execute(DOCUMENTS.update().where(DOCUMENTS.c.id == 2).values(parse_report=REPORT))
         assert conn.execute(sa.select(DOCUMENTS.c.parse_report).where(DOCUMENTS.c.id == 2)
                             ).scalar() == REPORT
-    _downgrade(engine, "0010")
-    assert "parse_report" not in _columns(engine)
+    downgrade(engine, "0010")
+    assert "parse_report" not in columns(engine, "documents")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, name FROM documents ORDER BY id")).all() == [
             (1, "old.html"), (2, "new.docx")]

@@ -24,6 +24,7 @@ from db.models import APPEND_ONLY, Base
 from retrieval.backends.sqlite_fts import SqliteKeywordIndex
 from retrieval.stack import build_retrieval
 from tests.conftest import REPO, make_settings
+from tests.db.steps import downgrade
 
 RELEASE_SCHEMA = Path(__file__).parent / "fixtures" / "release_a16a359.sql"
 
@@ -191,12 +192,6 @@ def test_fresh_database_matches_the_models_and_downgrades_to_nothing(tmp_path: P
         engine.dispose()
 
 
-def _downgrade(engine: Engine, revision: str) -> None:
-    cfg = migrate.alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
 
 def _check_answer_feedback_up_and_down(engine: Engine) -> None:
     """0005 adds ``answer_feedback`` next to the append-only records and removes it again,
@@ -230,7 +225,7 @@ def _check_answer_feedback_up_and_down(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(DatabaseError, match="append-only"):
         conn.execute(text("UPDATE answer_records SET answer = 'x'"))
 
-    _downgrade(engine, "0004")
+    downgrade(engine, "0004")
     assert migrate.current(engine) == "0004"
     assert "answer_feedback" not in inspect(engine).get_table_names()
     with engine.connect() as conn:
@@ -282,7 +277,7 @@ def _check_synced_sources_up_and_down(engine: Engine) -> None:
                           "restrictions, created_at) VALUES (2, 'handbook', 'folder', '/srv/docs', "
                           "true, '{}', '2026-11-01 10:00:00')"))
     assert migrate.schema_diff(engine) == [] or migrate.head() != "0006"
-    _downgrade(engine, "0005")
+    downgrade(engine, "0005")
     assert not {"sources", "source_files"} & set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, name, status FROM ingest_job_files")).all() == [
