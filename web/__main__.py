@@ -198,10 +198,14 @@ def client_command(args: argparse.Namespace) -> int:
         print("No API token: pass --token or set ENCLAVE_TOKEN (create one on the Account "
               "page or with `python -m web token create USER`).", file=sys.stderr)
         return 2
+    scope: dict[str, object] = {}  # --all: every collection the token's user can read
+    if not args.all:
+        names = list(dict.fromkeys(args.collection or ["handbook"]))
+        scope = {"collection": names[0]} if len(names) == 1 else {"collections": names}
     if args.command == "search":
-        path, body = "/api/v1/search", {"query": args.text, "collection": args.collection}
+        path, body = "/api/v1/search", {"query": args.text, **scope}
     else:
-        path, body = "/api/v1/ask", {"question": args.text, "collection": args.collection}
+        path, body = "/api/v1/ask", {"question": args.text, **scope}
     if args.k:
         body["k"] = args.k
     request = urllib.request.Request(
@@ -277,10 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--days", type=int, default=None)
     revoke = token_sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id", type=int)
-    for name, what in (("search", "search a collection"), ("ask", "ask a question")):
+    for name, what in (("search", "search collections"), ("ask", "ask a question")):
         p = sub.add_parser(name, help=f"{what} on a running server (API token)")
         p.add_argument("text")
-        p.add_argument("--collection", "-c", default="handbook")
+        where = p.add_mutually_exclusive_group()
+        where.add_argument("--collection", "-c", action="append", default=None,
+                           help="a collection to search; repeat for several (default: handbook)")
+        where.add_argument("--all", action="store_true",
+                           help="every collection the token's user can read")
         p.add_argument("--k", type=int, default=None)
         p.add_argument("--url", default=os.environ.get("ENCLAVE_URL", "http://127.0.0.1:8000"))
         p.add_argument("--token", default=None, help="default: ENCLAVE_TOKEN")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,16 @@ def test_client_commands_use_an_api_token(app, live_server, capsys, monkeypatch)
     assert "travel-and-expenses.pdf" in capsys.readouterr().out
     assert main(["search", "x", "--collection", "nope", "--url", base_url]) == 1
     assert "404: no collection named 'nope'" in capsys.readouterr().err
+    # a scope of several collections, or all the user can read
+    assert main(["search", "daily meal allowance", "-c", "handbook", "-c", "nope",
+                 "--url", base_url]) == 1
+    assert "404: no collection named 'nope'" in capsys.readouterr().err
+    assert main(["search", "daily meal allowance", "--all", "--url", base_url, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["collections"] == ["handbook"] and found["hits"]
+    assert main(["ask", "What is the daily meal allowance?", "-c", "handbook", "-c", "handbook",
+                 "--url", base_url]) == 0
+    assert "travel-and-expenses.pdf" in capsys.readouterr().out
     monkeypatch.setenv("ENCLAVE_TOKEN", token[:-2] + "xx")
     assert main(["search", "meal", "--url", base_url]) == 1
     assert "401" in capsys.readouterr().err
