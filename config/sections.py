@@ -446,8 +446,10 @@ class GenerationSettings(_Section):
     )
     draft_history: int = Field(
         20, ge=1, le=1000,
-        description="auto mode: how many recent drafts per collection scope (per process) "
-        "skip_model_below judges; none is skipped before this many were written.",
+        description="auto mode: how many recent drafts per collection scope skip_model_below "
+        "judges; none is skipped before this many were written. A web process starts each "
+        "scope's record from the answer records (the same model's latest outcomes), so a "
+        "restart or another worker does not write them again.",
     )
     max_sentences: int = Field(
         3, ge=0, le=50,

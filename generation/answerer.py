@@ -24,7 +24,7 @@ stopped, or went away) closes the model's stream, which stops generation.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from typing import Any
@@ -75,6 +75,17 @@ class Answerer:
         #: the model's recent drafts per scope: when it may be skipped (generation/draft.py)
         self._record = DraftRecord(gen.draft_history, gen.skip_model_below,
                                    gen.draft_probe_every)
+
+    def remember_drafts(self, earlier: Callable[[Hashable], Sequence[bool]]) -> None:
+        """Start each scope's draft record from ``earlier(scope)``.
+
+        ``earlier`` gives the outcomes (kept = True, oldest first) of this model's drafts over
+        the scope recorded before this process (the services read them from the answer
+        records). Call before the first answer.
+        """
+        gen = self._settings.generation
+        self._record = DraftRecord(gen.draft_history, gen.skip_model_below,
+                                   gen.draft_probe_every, earlier)
 
     def warm_up(self) -> None:
         """Load the answering model now (when it runs in-process) instead of on first use."""

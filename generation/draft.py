@@ -29,6 +29,7 @@ better model or other documents.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -38,6 +39,8 @@ from typing import Literal
 from generation.sentences import MARKER_RE, sentence_spans
 from generation.support import supported_share
 from generation.types import Sentence
+
+log = logging.getLogger(__name__)
 
 StopReason = Literal["unsupported", "not_found", "long"]
 #: The checked sentences of a draft, or None when the draft says the documents do not answer.
@@ -116,21 +119,42 @@ class DraftRecord:
     """Whether a model's recent drafts per scope were kept; says when not to ask it at all.
 
     ``skip_below`` 0 never skips; while skipping, every ``probe_every``-th question is drafted.
-    Thread-safe; kept per process (each web process learns on its own).
+    Thread-safe. ``earlier(scope)``, when given, returns the scope's last outcomes recorded
+    before this process started (kept = True, oldest first; the services read them from the
+    answer records): a scope's record starts from them, so a restarted or added web process
+    does not pay for ``history`` drafts again before it may skip.
     """
 
-    def __init__(self, history: int, skip_below: float, probe_every: int = 25) -> None:
+    def __init__(self, history: int, skip_below: float, probe_every: int = 25,
+                 earlier: Callable[[Hashable], Sequence[bool]] | None = None) -> None:
         self.history = history
         self.skip_below = skip_below
         self.probe_every = probe_every
+        self._earlier = earlier
         self._outcomes: dict[Hashable, deque[bool]] = {}
         self._skipped: dict[Hashable, int] = {}
         self._lock = threading.Lock()
+
+    def _seed(self, scope: Hashable) -> None:
+        """Start ``scope``'s record from the outcomes recorded earlier (once per scope)."""
+        if self._earlier is None:
+            return
+        with self._lock:
+            if scope in self._outcomes:
+                return
+        try:
+            found = list(self._earlier(scope))[-self.history:]
+        except Exception:  # noqa: BLE001 - no earlier record: learn from scratch
+            log.warning("could not read earlier draft outcomes for %r", scope, exc_info=True)
+            found = []
+        with self._lock:
+            self._outcomes.setdefault(scope, deque(found, maxlen=self.history))
 
     def should_draft(self, scope: Hashable) -> bool:
         """False when the last ``history`` drafts of ``scope`` were nearly all replaced."""
         if not self.skip_below:
             return True
+        self._seed(scope)
         with self._lock:
             outcomes = self._outcomes.get(scope)
             if outcomes is None or len(outcomes) < self.history:

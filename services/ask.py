@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +51,36 @@ def scope_label(collections: ScopeArg) -> str:
     if isinstance(collections, str):
         return collections
     return ",".join(sorted(set(collections)))
+
+
+class DraftHistory:
+    """The model's earlier draft outcomes per scope, read from the answer records.
+
+    Given to :meth:`Answerer.remember_drafts`: a web process starts each scope's draft record
+    (``generation.skip_model_below``) from the last ``limit`` kept / replaced drafts of the
+    same model (name and SHA-256) over the same scope label, oldest first, so a restart does
+    not pay for ``draft_history`` drafts again. Scopes of "every collection you can read" are
+    stored as ``*`` and resolved per reader, so they start empty.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], answerer: Answerer, limit: int) -> None:
+        self._sessions = sessions
+        self._answerer = answerer
+        self._limit = limit
+
+    def __call__(self, scope: Hashable) -> list[bool]:
+        """``scope``'s recorded outcomes (kept = True), oldest first."""
+        label = scope if isinstance(scope, str) else scope_label([str(n) for n in scope])
+        model = self._answerer.model_info()
+        stmt = (select(AnswerRecord.draft)
+                .where(AnswerRecord.collection == label, AnswerRecord.model_name == model.name,
+                       AnswerRecord.draft.in_(("kept", "replaced")))
+                .order_by(AnswerRecord.id.desc()).limit(self._limit))
+        if model.sha256 is not None:
+            stmt = stmt.where(AnswerRecord.model_sha256 == model.sha256)
+        with self._sessions() as db:
+            drafts = db.scalars(stmt).all()
+        return [d == "kept" for d in reversed(drafts)]
 
 
 def scope_names(label: str) -> list[str] | None:

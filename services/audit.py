@@ -73,10 +73,16 @@ def record_answer(
         model_licence=model_licence[:200] if model_licence else None,
         retrieved=json.dumps([_hit_json(h, hashes) for h in hits]), cited=json.dumps(cited),
         search_query=search_query,
+        draft=_draft(answer.get("draft")),
     )
     session.add(rec)
     session.flush()
     return rec
+
+
+def _draft(value: Any) -> str | None:
+    """An answer's draft outcome as stored (anything unknown: None)."""
+    return value if value in ("kept", "replaced", "skipped") else None
 
 
 def _row(obj: Any, fields: Iterable[str]) -> dict[str, Any]:

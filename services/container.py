@@ -23,7 +23,7 @@ from ingest.stack import build_ingestor
 from ingest.sync import Syncer
 from retrieval.stack import RetrievalStack, build_retrieval
 from services.admin import Admin
-from services.ask import Asking
+from services.ask import Asking, DraftHistory
 from services.feedback import Feedback
 from services.identity import Identity
 from services.inventory import Inventory
@@ -106,6 +106,8 @@ def build_services(settings: Settings, generator: Generator | None = None) -> Se
         job_runner.on_idle = syncer.tick
     answerer = (build_answerer(settings, stack.retriever, stack.embedder) if generator is None
                 else Answerer(settings, stack.retriever, generator, stack.embedder))
+    answerer.remember_drafts(DraftHistory(stack.sessions, answerer,
+                                          settings.generation.draft_history))
     return Services(
         settings=settings, stack=stack, ingestor=ingestor, answerer=answerer,
         job_runner=job_runner,

@@ -69,6 +69,8 @@ class AnswerRecord(Base):
     cited: Mapped[str] = mapped_column(Text, default="[]")
     #: The standalone query a follow-up was searched with (NULL: searched as asked).
     search_query: Mapped[str | None] = mapped_column(Text, default=None)
+    #: What became of the model's draft: kept, replaced, skipped (NULL: no draft; before 0012).
+    draft: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 Rating = Literal["up", "down"]

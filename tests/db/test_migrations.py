@@ -93,7 +93,7 @@ ADDED_COLUMNS = {"collections": {"access_version"}, "chunks": {"ocr_confidence"}
                  "conversations": {"deleted_at"}, "documents": {"parse_report"},
                  "ingest_job_files": {"action", "restrict_to"},
                  "answer_records": {"search_query", "model_preset", "model_backend",
-                                    "model_licence"}}
+                                    "model_licence", "draft"}}
 ADDED_TABLES = {"answer_feedback", "sources", "source_files"}
 
 
@@ -133,6 +133,8 @@ def test_release_database_upgrades_and_keeps_every_row(tmp_path: Path) -> None:
                                 ).all() == [("ingest", None)]
             assert conn.execute(text("SELECT parse_report FROM documents")).all() == [
                 (None,), (None,)]  # no report for versions ingested before 0011
+            assert {d for (d,) in conn.execute(text("SELECT draft FROM answer_records"))} == {
+                None}  # no draft outcome recorded before 0012
             for table in ADDED_TABLES:
                 assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
         assert migrate.schema_diff(engine) == []

@@ -133,3 +133,30 @@ def test_a_record_with_skip_below_zero_never_skips() -> None:
     record = DraftRecord(history=1, skip_below=0.0)
     record.add("c", kept=False)
     assert all(record.should_draft("c") for _ in range(10))
+
+
+def test_a_record_starts_from_the_outcomes_recorded_earlier() -> None:
+    asked: list[object] = []
+
+    def earlier(scope: object) -> list[bool]:
+        asked.append(scope)
+        return {"c": [True] + [False] * 5, "d": [True, True]}.get(scope, [])  # type: ignore[call-overload]
+
+    record = DraftRecord(history=4, skip_below=0.25, probe_every=5, earlier=earlier)
+    assert not record.should_draft("c")  # the last 4 of 6 earlier drafts were all replaced
+    assert record.kept_share("c") == 0.0
+    assert record.should_draft("d")  # 2 kept: too few to judge, and kept anyway
+    assert record.should_draft("e") and record.kept_share("e") is None
+    record.should_draft("c")
+    assert asked == ["c", "d", "e"]  # read once per scope
+
+
+def test_a_record_whose_earlier_outcomes_cannot_be_read_starts_empty() -> None:
+    def broken(scope: object) -> list[bool]:
+        raise RuntimeError("database down")
+
+    record = DraftRecord(history=2, skip_below=0.5, earlier=broken)
+    assert record.should_draft("c") and record.kept_share("c") is None
+    record.add("c", kept=False)
+    record.add("c", kept=False)
+    assert not record.should_draft("c")

@@ -90,3 +90,42 @@ def test_a_finished_answer_is_not_recorded_as_stopped(scripted) -> None:  # type
     gc.collect()  # the abandoned stream is closed now
     [record] = _records(services)
     assert record.id == done.evidence_id and record.mode == "generative"
+
+
+def test_a_new_process_remembers_which_drafts_were_replaced(handbook_copy: Path) -> None:
+    """The draft outcomes go into the answer records; a web process started later (a restart,
+    another worker) skips the model over a scope at once instead of paying for
+    ``draft_history`` replaced drafts again — for the same model only."""
+    from services.container import build_services
+
+    unsupported = "Employees must wear green hats on Fridays [1]. "
+    settings = make_settings(handbook_copy, generation={
+        "mode": "auto", "draft_history": 2, "skip_model_below": 0.5, "draft_probe_every": 50})
+    first = build_services(settings, generator=FakeScriptedGenerator(unsupported))
+    first.open()
+    with first.stack.sessions() as db:
+        user = create_user(db, "ann", "correct-horse-battery-1", "admin")
+        db.commit()
+        who = Actor(user.id, "ann", "admin", Principal("ann", frozenset(), is_admin=True))
+    drafts = [final_answer(first.asking.ask(who, QUESTION, "handbook")).answer.draft for _ in range(3)]
+    assert drafts == ["replaced", "replaced", "skipped"]
+    assert [r.draft for r in _records(first)] == drafts
+    first.close()
+
+    generator = FakeScriptedGenerator(unsupported)
+    second = build_services(settings, generator=generator)
+    second.open()
+    try:
+        assert final_answer(second.asking.ask(who, QUESTION, "handbook")).answer.draft == "skipped"
+        assert generator.yielded == 0 and not generator.closed  # the model was never asked
+    finally:
+        second.close()
+
+    other_model = FakeScriptedGenerator(unsupported, name="another-model")
+    third = build_services(settings, generator=other_model)
+    third.open()
+    try:  # another model has no record here yet: it drafts
+        assert final_answer(third.asking.ask(who, QUESTION, "handbook")).answer.draft == "replaced"
+        assert other_model.yielded > 0
+    finally:
+        third.close()
