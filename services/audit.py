@@ -17,7 +17,8 @@ from db.models import AnswerRecord, AuditEvent, Conversation, Document
 AUDIT_FIELDS = ("id", "at", "actor", "action", "target", "outcome", "ip", "detail")
 EVIDENCE_FIELDS = ("id", "at", "username", "conversation_id", "collection", "question",
                    "answer", "abstained", "mode", "model_name", "model_sha256", "model_preset",
-                   "model_backend", "model_licence", "retrieved", "cited")
+                   "model_backend", "model_licence", "search_query", "draft", "retrieved",
+                   "cited")
 
 
 def record(

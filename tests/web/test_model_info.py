@@ -37,6 +37,7 @@ def test_admin_page_and_evidence_name_the_model_its_hash_and_licence(app, client
     assert rec["model_sha256"] == sha
     assert (rec["model_preset"], rec["model_backend"], rec["model_licence"]) == (
         "smollm2-135m", "llamacpp", "Apache-2.0")
+    assert rec["draft"] == body["draft"]  # what became of the model's draft, kept as evidence
     csv_export = client.get("/admin/evidence.csv").get_data(as_text=True)
     assert "model_preset,model_backend,model_licence" in csv_export.splitlines()[0]
 
