@@ -277,7 +277,8 @@ def without_hidden_text(path: Path, file_type: str, source: Any
     the HTML a Markdown file renders to (its inline ``<span style=...>``; read as that HTML
     then, as unstructured does), from DOCX packages (:mod:`ingest.parsers.docx_hidden`) and
     from PPTX and XLSX packages (:mod:`ingest.parsers.office_hidden`: hidden slides, shapes,
-    sheets, rows and columns). Other types, and a file with nothing hidden, come back as they
+    sheets, rows and columns, text in its background's colour or of 1 pt or less, cells
+    formatted ``;;;``). Other types, and a file with nothing hidden, come back as they
     came.
     """
     if file_type == "html":
