@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import Engine, text
 
 from db import migrate
-from db.engine import make_engine
 from tests.db.steps import columns, downgrade
 
 RECORD = ("INSERT INTO answer_records (id, at, user_id, username, conversation_id, collection, "
@@ -46,17 +43,6 @@ def _check_answer_draft_up_and_down(engine: Engine) -> None:
     assert migrate.schema_diff(engine) == []
 
 
-def test_answer_draft_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'draft.db'}")
-    try:
-        _check_answer_draft_up_and_down(engine)
-    finally:
-        engine.dispose()
-
-
-def test_answer_draft_migration_up_and_down_on_postgresql(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        _check_answer_draft_up_and_down(engine)
-    finally:
-        engine.dispose()
+def test_answer_draft_migration_up_and_down(empty_engine: Engine) -> None:
+    """On SQLite and on PostgreSQL."""
+    _check_answer_draft_up_and_down(empty_engine)

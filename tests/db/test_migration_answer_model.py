@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 
 from db import migrate
-from db.engine import make_engine
 from tests.db.steps import columns, downgrade
 
 ADDED = {"model_preset", "model_backend", "model_licence"}
@@ -60,17 +57,6 @@ def _check_up_and_down(engine: Engine) -> None:
     assert migrate.schema_diff(engine) == []
 
 
-def test_answer_model_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'records.db'}")
-    try:
-        _check_up_and_down(engine)
-    finally:
-        engine.dispose()
-
-
-def test_answer_model_migration_up_and_down_on_postgresql(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        _check_up_and_down(engine)
-    finally:
-        engine.dispose()
+def test_answer_model_migration_up_and_down(empty_engine: Engine) -> None:
+    """On SQLite and on PostgreSQL."""
+    _check_up_and_down(empty_engine)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import Engine, text
 
 from db import migrate
-from db.engine import make_engine
 from tests.db.steps import columns, downgrade
 
 
@@ -47,17 +44,6 @@ def _check_ocr_confidence_up_and_down(engine: Engine) -> None:
     assert migrate.schema_diff(engine) == []
 
 
-def test_ocr_confidence_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ocr.db'}")
-    try:
-        _check_ocr_confidence_up_and_down(engine)
-    finally:
-        engine.dispose()
-
-
-def test_ocr_confidence_migration_up_and_down_on_postgresql(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        _check_ocr_confidence_up_and_down(engine)
-    finally:
-        engine.dispose()
+def test_ocr_confidence_migration_up_and_down(empty_engine: Engine) -> None:
+    """On SQLite and on PostgreSQL."""
+    _check_ocr_confidence_up_and_down(empty_engine)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from sqlalchemy import Engine, text
 
 from db import migrate
-from db.engine import make_engine
 from tests.db.steps import columns, downgrade
 
 DOCUMENTS = sa.table("documents", sa.column("id", sa.Integer),
@@ -51,17 +48,6 @@ def _check_parse_report_up_and_down(engine: Engine) -> None:
     assert migrate.schema_diff(engine) == []
 
 
-def test_parse_report_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'report.db'}")
-    try:
-        _check_parse_report_up_and_down(engine)
-    finally:
-        engine.dispose()
-
-
-def test_parse_report_migration_up_and_down_on_postgresql(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        _check_parse_report_up_and_down(engine)
-    finally:
-        engine.dispose()
+def test_parse_report_migration_up_and_down(empty_engine: Engine) -> None:
+    """On SQLite and on PostgreSQL."""
+    _check_parse_report_up_and_down(empty_engine)

@@ -239,20 +239,9 @@ def _check_answer_feedback_up_and_down(engine: Engine) -> None:
     assert migrate.schema_diff(engine) == []
 
 
-def test_answer_feedback_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'feedback.db'}")
-    try:
-        _check_answer_feedback_up_and_down(engine)
-    finally:
-        engine.dispose()
-
-
-def test_answer_feedback_migration_up_and_down_on_postgresql(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        _check_answer_feedback_up_and_down(engine)
-    finally:
-        engine.dispose()
+def test_answer_feedback_migration_up_and_down(empty_engine: Engine) -> None:
+    """On SQLite and on PostgreSQL."""
+    _check_answer_feedback_up_and_down(empty_engine)
 
 
 def _check_synced_sources_up_and_down(engine: Engine) -> None:
@@ -288,20 +277,9 @@ def _check_synced_sources_up_and_down(engine: Engine) -> None:
     assert migrate.schema_diff(engine) == []
 
 
-def test_synced_sources_migration_up_and_down_on_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sources.db'}")
-    try:
-        _check_synced_sources_up_and_down(engine)
-    finally:
-        engine.dispose()
-
-
-def test_synced_sources_migration_up_and_down_on_postgresql(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        _check_synced_sources_up_and_down(engine)
-    finally:
-        engine.dispose()
+def test_synced_sources_migration_up_and_down(empty_engine: Engine) -> None:
+    """On SQLite and on PostgreSQL."""
+    _check_synced_sources_up_and_down(empty_engine)
 
 
 def test_start_up_refuses_an_old_database_when_auto_upgrade_is_off(tmp_path: Path) -> None:
