@@ -28,7 +28,7 @@ from typing import Any
 
 from lxml import etree
 
-from ingest.parsers.html_hidden import NEAR
+from ingest.parsers.html_hidden import near, visible_chars
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 WP = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
@@ -168,7 +168,7 @@ def _run_reason(run: Any, styles: _Styles, page: tuple[int, int, int]) -> str | 
         tcpr = None if cell is None else cell.find(W + "tcPr")
         background = None if tcpr is None else _shading(tcpr.find(W + "shd"))
     background = background or page
-    if all(abs(c - b) <= NEAR for c, b in zip(color, background, strict=True)):
+    if near(color, background):
         return "background-colour"
     return None
 
@@ -209,7 +209,7 @@ def strip_hidden(root: Any, styles: _Styles) -> dict[str, int]:
         if why is not None:
             doomed.extend((t, why) for t in texts)
     for t, why in doomed:
-        removed[why] += sum(1 for ch in t.text or "" if not ch.isspace())
+        removed[why] += visible_chars(t.text)
         parent = t.getparent()
         if parent is not None:
             parent.remove(t)

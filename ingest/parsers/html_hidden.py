@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -504,15 +505,19 @@ def _text_reason(ctx: _Context) -> str | None:
     if ctx.color is not None:
         if ctx.color[3] <= MAX_OPACITY:
             return "transparent"
-        if ctx.background is not None and all(
-            abs(c - b) <= NEAR for c, b in zip(ctx.color[:3], ctx.background, strict=True)
-        ):
+        if ctx.background is not None and near(ctx.color[:3], ctx.background):
             return "background-colour"
     return None
 
 
-def _chars(text: str | None) -> int:
+def visible_chars(text: str | None) -> int:
+    """Characters of ``text`` that are not whitespace: how every cleaner counts hidden text."""
     return sum(1 for ch in text or "" if not ch.isspace())
+
+
+def near(colour: Sequence[int], background: Sequence[int]) -> bool:
+    """Whether an RGB ``colour`` is within ``NEAR`` of ``background`` on every channel."""
+    return all(abs(c - b) <= NEAR for c, b in zip(colour, background, strict=True))
 
 
 def _inline(el: Any) -> dict[str, tuple[str, bool]]:
@@ -546,18 +551,18 @@ def strip_hidden(root: Any) -> dict[str, int]:
         if reason is not None:
             gone.add(el)
             drop.append(el)
-            removed[reason] += _chars(el.text_content())
+            removed[reason] += visible_chars(el.text_content())
             continue
         ctx = _context(el, style, outer)
         contexts[el] = ctx
         why = _text_reason(ctx)
         if why is not None and el.tag not in ("style", "script"):
             if el.text and not el.text.isspace():
-                removed[why] += _chars(el.text)
+                removed[why] += visible_chars(el.text)
                 el.text = None
             for child in el:
                 if child.tail and not child.tail.isspace():
-                    removed[why] += _chars(child.tail)
+                    removed[why] += visible_chars(child.tail)
                     child.tail = None
     for el in drop:
         el.drop_tree()  # keeps the element's tail: the text after it is visible

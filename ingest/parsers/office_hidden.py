@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.parsers.docx_hidden import _rgb, _xml, rewrite_package, serialize_part
-from ingest.parsers.html_hidden import NEAR
+from ingest.parsers.html_hidden import near, visible_chars
 
 P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -89,10 +89,6 @@ _MAPPED = ("bg1", "tx1", "bg2", "tx2")
 _THEME = ("lt1", "dk1", "lt2", "dk2")
 _PRESET = {"white": _WHITE, "black": (0, 0, 0)}
 _OTHER_FILLS = (A + "gradFill", A + "blipFill", A + "pattFill", A + "grpFill")
-
-
-def _chars(text: str | None) -> int:
-    return sum(1 for ch in text or "" if not ch.isspace())
 
 
 def _int(value: str | None) -> int | None:
@@ -127,7 +123,7 @@ def _off_slide(shape: Any, width: int, height: int) -> bool:
 
 def _strip_texts(el: Any, why: str, removed: collections.Counter[str]) -> None:
     for t in list(el.iter(A + "t")):
-        removed[why] += _chars(t.text)
+        removed[why] += visible_chars(t.text)
         t.text = ""
 
 
@@ -358,7 +354,7 @@ def _run_reason(run: Any, look: _Look, slide_bg: Rgb | str,
             under = _UNKNOWN if covered[shape] else slide_bg
     if not isinstance(under, tuple):
         return None
-    if all(abs(c - b) <= NEAR for c, b in zip(colour, under, strict=True)):
+    if near(colour, under):
         return "background-colour"
     return None
 
@@ -370,13 +366,13 @@ def _strip_runs(root: Any, look: _Look, removed: collections.Counter[str]) -> No
     slide_bg = look.background()
     covered: dict[Any, bool] = {}
     for run in tree.iter(A + "r"):
-        texts = [t for t in run.findall(A + "t") if _chars(t.text)]
+        texts = [t for t in run.findall(A + "t") if visible_chars(t.text)]
         if not texts:
             continue
         why = _run_reason(run, look, slide_bg, covered, tree)
         if why is not None:
             for t in texts:
-                removed[why] += _chars(t.text)
+                removed[why] += visible_chars(t.text)
                 t.text = ""
 
 
@@ -525,8 +521,7 @@ class _CellStyles:
             by_font = None
             if size is not None and size <= MAX_XLSX_POINTS:
                 by_font = "tiny"
-            elif isinstance(colour, tuple) and isinstance(fill, tuple) and all(
-                    abs(c - b) <= NEAR for c, b in zip(colour, fill, strict=True)):
+            elif isinstance(colour, tuple) and isinstance(fill, tuple) and near(colour, fill):
                 by_font = "background-colour"
             if numbers or text or by_font:
                 self.hiding[index] = (numbers, text, by_font)
@@ -589,13 +584,13 @@ def _float(value: str) -> float | None:
 def _cell_chars(cell: Any, strings: list[str]) -> int:
     kind = cell.get("t")
     if kind == "inlineStr":
-        return sum(_chars(t.text) for t in cell.iter(S + "t"))
+        return sum(visible_chars(t.text) for t in cell.iter(S + "t"))
     value = cell.find(S + "v")
     text = None if value is None else value.text
     if kind == "s":
         index = _int(text)
-        return _chars(strings[index]) if index is not None and 0 <= index < len(strings) else 0
-    return _chars(text)
+        return visible_chars(strings[index]) if index is not None and 0 <= index < len(strings) else 0
+    return visible_chars(text)
 
 
 def strip_hidden_cells(root: Any, sheet_hidden: bool, strings: list[str],
