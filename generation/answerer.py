@@ -83,9 +83,7 @@ class Answerer:
         the scope recorded before this process (the services read them from the answer
         records). Call before the first answer.
         """
-        gen = self._settings.generation
-        self._record = DraftRecord(gen.draft_history, gen.skip_model_below,
-                                   gen.draft_probe_every, earlier)
+        self._record.earlier = earlier
 
     def warm_up(self) -> None:
         """Load the answering model now (when it runs in-process) instead of on first use."""

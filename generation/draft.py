@@ -130,20 +130,20 @@ class DraftRecord:
         self.history = history
         self.skip_below = skip_below
         self.probe_every = probe_every
-        self._earlier = earlier
+        self.earlier = earlier
         self._outcomes: dict[Hashable, deque[bool]] = {}
         self._skipped: dict[Hashable, int] = {}
         self._lock = threading.Lock()
 
     def _seed(self, scope: Hashable) -> None:
         """Start ``scope``'s record from the outcomes recorded earlier (once per scope)."""
-        if self._earlier is None:
+        if self.earlier is None:
             return
         with self._lock:
             if scope in self._outcomes:
                 return
         try:
-            found = list(self._earlier(scope))[-self.history:]
+            found = list(self.earlier(scope))[-self.history:]
         except Exception:  # noqa: BLE001 - no earlier record: learn from scratch
             log.warning("could not read earlier draft outcomes for %r", scope, exc_info=True)
             found = []
