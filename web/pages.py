@@ -47,7 +47,7 @@ def search_page():  # type: ignore[no-untyped-def]
     may read are listed; a collection you cannot read is a 404, as on the API.
     """
     names = _readable()
-    form, error = parse_query(SearchPageQuery, lists=("collections",))
+    form, error = parse_query(SearchPageQuery)
     status = 200 if form is not None else 422
     found = None
     if form is not None and form.q:

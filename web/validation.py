@@ -106,11 +106,24 @@ def json_depth(data: bytes) -> int:
 
 
 @functools.cache
+def array_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a query schema that are lists (an array, or an optional one).
+
+    They are the query parameters that may repeat, collected with ``getlist`` (as
+    flask-openapi3 does).
+    """
+    props = model.model_json_schema().get("properties", {})
+    return frozenset(name for name, prop in props.items()
+                     if prop.get("type") == "array"
+                     or any(p.get("type") == "array" for p in prop.get("anyOf", [])))
+
+
+@functools.cache
 def list_params(view: Any) -> frozenset[str]:
     """The query parameters the view's query schema declares as lists: the ones that may repeat.
 
-    Read from the pydantic model of the view's ``query`` argument, as flask-openapi3 reads it
-    (an array, or an optional one, is collected with ``getlist``); none for any other view.
+    Read from the pydantic model of the view's ``query`` argument (:func:`array_fields`);
+    none for any other view.
     """
     func = getattr(view, "__wrapped__", None)
     if func is None:
@@ -121,10 +134,7 @@ def list_params(view: Any) -> frozenset[str]:
         return frozenset()
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return frozenset()
-    props = model.model_json_schema().get("properties", {})
-    return frozenset(name for name, prop in props.items()
-                     if prop.get("type") == "array"
-                     or any(p.get("type") == "array" for p in prop.get("anyOf", [])))
+    return array_fields(model)
 
 
 def _guard_api_request(max_bytes: int, max_depth: int) -> Any:
@@ -242,13 +252,13 @@ def parse_form(model: type[M]) -> tuple[M | None, str | None]:
     return _validated(model, request.form.to_dict(), "The form is not valid")
 
 
-def parse_query(model: type[M], lists: tuple[str, ...] = ()) -> tuple[M | None, str | None]:
+def parse_query(model: type[M]) -> tuple[M | None, str | None]:
     """A page's query string validated against ``model``: ``(query, None)`` or ``(None, why)``.
 
-    ``lists`` names the parameters that may repeat (``?collections=a&collections=b``).
+    The model's list fields (:func:`array_fields`) may repeat (``?collections=a&collections=b``).
     """
     data: dict[str, Any] = request.args.to_dict()
-    for name in lists:
+    for name in array_fields(model):
         data[name] = request.args.getlist(name)
     return _validated(model, data, "The address is not valid")
 
