@@ -198,10 +198,8 @@ def client_command(args: argparse.Namespace) -> int:
         print("No API token: pass --token or set ENCLAVE_TOKEN (create one on the Account "
               "page or with `python -m web token create USER`).", file=sys.stderr)
         return 2
-    scope: dict[str, object] = {}  # --all: every collection the token's user can read
-    if not args.all:
-        names = list(dict.fromkeys(args.collection or ["handbook"]))
-        scope = {"collection": names[0]} if len(names) == 1 else {"collections": names}
+    # no scope (--all): every collection the token's user can read
+    scope = {} if args.all else {"collections": args.collection or ["handbook"]}
     if args.command == "search":
         path, body = "/api/v1/search", {"query": args.text, **scope}
     else:
