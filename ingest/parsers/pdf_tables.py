@@ -1,4 +1,4 @@
-"""Ruled tables in a PDF page, read cell by cell with PDFium.
+"""Tables in a PDF page, ruled or aligned by whitespace alone, read cell by cell with PDFium.
 
 A PDF has no tables, only characters and drawn lines. Where a page draws a grid (horizontal and
 vertical rules that cross, as office suites and reportlab draw table borders), the rows lie
@@ -20,7 +20,31 @@ first column is not all list markers ("1.", "a)", bullets: a list with hanging i
 header is the line just above the top rule where it fits those columns (a rule under the
 header), else the lines above the first inner rule (the header rule), else the first line.
 Where rules part most rows, a band between two rules is one row (a wrapped cell stays in it).
-A single rule, a paragraph, a code listing or two text columns between rules stay text.
+A paragraph, a code listing or two text columns between rules stay text. Two columns that no
+line has text in both of are one (a header set left over amounts set right).
+
+Tables drawn with no rules at all, columns aligned by whitespace (reports, spreadsheets printed
+to PDF), are read most conservatively of all (:func:`borderless_tables`). A table is a run of
+three or more consecutive text lines (a header and two rows or more: the first line is the
+header) of one font size range (within 1.2 times), each the next line down with no blank
+taller than 1.5 font sizes between, every line parting at wide gaps (the column gap's width)
+into two or more cells of fewer than five words, and the run must pass the column test above:
+blank bands no character of any line crosses, text in two columns on every line, no column of
+running text, most lines not fixed-pitch, the first column not all list markers. It is still
+text where any cell has five words or more (an option list's descriptions, a glossary), where
+half the lines space all their words alike (justified text whose stretched spaces happen to
+line up in a river), where a cell has dot leaders or a page number ends every line, in order
+(a table of contents), and where it has two columns, unless a bold header heads a body that
+is not bold: two columns without one are terms and their meanings (a manual's option letters
+or escape sequences), a definition list. The run ends at a line that does not fit (a
+paragraph, a heading, a larger gap, a larger font, a note whose text bridges a column gap the
+lines above kept); lines inside tables read from rules are left out. Two text columns, option
+lists, code, bulleted lists with hanging indents, justified paragraphs and tables of contents
+stay text, and so does a borderless table's row whose cell wraps onto a second line (that line
+has text in one column only: the table ends above it). A table drawn column after column
+(PDFium then reads each cell as a line of its own) is not found. Lines are first sifted
+cheaply from PDFium's text (the characters either side of each space), so pages of running
+text cost little.
 """
 
 from __future__ import annotations
@@ -85,6 +109,7 @@ def ruled_tables(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage) -> list[Rul
              and not any(t.holds(x0, y) or t.holds(x1, y) for t in tables)]
     if len(loose) >= 2:
         tables.extend(stacked_tables(textpage, loose))
+    tables.extend(borderless_tables(textpage, tables))
     return tables
 
 
@@ -135,7 +160,7 @@ _MIN_GAP = 6.0  # a column gap is a band at least this wide that no character cr
 _GAP_EM = 0.75  # ...and at least this share of the rows' font size (a space is about 0.25 em)
 _PROSE_WORDS = 5.0  # a column whose cells average this many words is running text
 _FILLED_WORDS = 3.0  # ...as is one averaging this many, nearly every line filling the column
-_MONO = ("courier", "mono", "consol", "menlo", "code")
+_MONO = ("courier", "mono", "consol", "menlo", "code", "cmtt", "sftt", "typewriter")
 _LIST_MARKER = re.compile(r"^(?:[\u2022\u2023\u25e6\u2043\u2219\u25aa\u25cf*\u2013\u2014-]"
                           r"|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)]|\(\d{1,3}\))$")
 _BLANK = frozenset([0, *(c for c in range(0x3000 + 1) if chr(c).isspace())])
@@ -173,7 +198,7 @@ def stacked_tables(textpage: pdfium.PdfTextPage, rules: list[tuple[float, float,
         else:
             stacks.append([rule])
     chars: list[_Char] | None = None
-    text_lines: list[tuple[int, int]] | None = None
+    text_lines: list[tuple[int, int, str]] | None = None
     tables: list[RuledTable] = []
     for stack in stacks:
         ys = _snap(sorted((y for y, _, _ in stack), reverse=True))
@@ -191,8 +216,8 @@ def stacked_tables(textpage: pdfium.PdfTextPage, rules: list[tuple[float, float,
     return tables
 
 
-def _text_lines(textpage: pdfium.PdfTextPage) -> list[tuple[int, int]]:
-    """PDFium's text lines as character index ranges ``(first, last)``, blank lines left out."""
+def _text_lines(textpage: pdfium.PdfTextPage) -> list[tuple[int, int, str]]:
+    """PDFium's text lines ``(first, last, text)``: character index range and text, blank left out."""
     count = textpage.count_chars()
     text = textpage.get_text_range(0, count) if count else ""
     out = []
@@ -206,12 +231,12 @@ def _text_lines(textpage: pdfium.PdfTextPage) -> list[tuple[int, int]]:
             lo, hi = (pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage.raw, i)
                       for i in (first, first + len(stripped) - 1))
             if 0 <= lo <= hi:
-                out.append((lo, hi))
+                out.append((lo, hi, stripped))
         start += len(raw)
     return out
 
 
-def _prose_bands(textpage: pdfium.PdfTextPage, text_lines: list[tuple[int, int]],
+def _prose_bands(textpage: pdfium.PdfTextPage, text_lines: list[tuple[int, int, str]],
                  ys: list[float], width: float) -> list[bool]:
     """Per band between rules ``ys``: whether it is running text, read cheaply from few characters.
 
@@ -231,7 +256,7 @@ def _prose_bands(textpage: pdfium.PdfTextPage, text_lines: list[tuple[int, int]]
     last_box = [ctypes.byref(v) for v in (ctypes.c_double(), last_right, ctypes.c_double(),
                                           ctypes.c_double())]
     raw = textpage.raw
-    for first, last in text_lines:
+    for first, last, _ in text_lines:
         if not (pdfium_c.FPDFText_GetCharBox(raw, first, *first_box)
                 and pdfium_c.FPDFText_GetCharBox(raw, last, *last_box)):
             continue
@@ -407,18 +432,41 @@ def _has_gap(line: _Row, textpage: pdfium.PdfTextPage) -> bool:
     return False
 
 
-def _cells(textpage: pdfium.PdfTextPage, rows: list[_Row], left: float, right: float
-           ) -> list[list[str]] | None:
-    """Rows' cells at the column gaps every row respects, or None if this is not a table."""
-    size = _font_size(textpage, rows)
-    gap = _min_gap(size)
+def _cuts(rows: list[_Row], gap: float) -> list[float]:
+    """The middles of the blank bands at least ``gap`` wide that no character of ``rows`` crosses."""
     spans = sorted((c.left, c.right) for row in rows for c in row)
-    cuts: list[float] = []  # the middle of each blank band
+    cuts: list[float] = []
     edge = spans[0][1]
     for lo, hi in spans[1:]:
         if lo - edge >= gap:
             cuts.append((edge + lo) / 2)
         edge = max(edge, hi)
+    return cuts
+
+
+def _joined(rows: list[_Row], cuts: list[float]) -> list[float]:
+    """``cuts`` less those between two columns that no row has text in both of.
+
+    Such columns are one whose rows are aligned differently: a header set left over numbers
+    set right, with a blank between them that no row crosses.
+    """
+    columns = [{bisect.bisect(cuts, (c.left + c.right) / 2) for c in row} for row in rows]
+    kept: list[float] = []
+    filled = {i for i, cols in enumerate(columns) if 0 in cols}  # rows in the column so far
+    for k, cut in enumerate(cuts, start=1):
+        beyond = {i for i, cols in enumerate(columns) if k in cols}
+        if filled & beyond:
+            kept.append(cut)
+            filled = beyond
+        else:
+            filled |= beyond
+    return kept
+
+
+def _cells(textpage: pdfium.PdfTextPage, rows: list[_Row], left: float, right: float
+           ) -> list[list[str]] | None:
+    """Rows' cells at the column gaps every row respects, or None if this is not a table."""
+    cuts = _joined(rows, _cuts(rows, _min_gap(_font_size(textpage, rows))))
     if not cuts:
         return None
     for row in rows:  # every row has text in at least two columns
@@ -452,12 +500,228 @@ def _cells(textpage: pdfium.PdfTextPage, rows: list[_Row], left: float, right: f
 
 def _monospaced(textpage: pdfium.PdfTextPage, rows: list[_Row]) -> bool:
     """Whether most rows are set in a fixed-pitch font (as code listings are)."""
-    name = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
     fixed = 0
     for row in rows:
-        pdfium_c.FPDFText_GetFontInfo(textpage.raw, row[0].index, name, len(name),
-                                      ctypes.byref(flags))
-        lowered = name.value.decode("latin-1").lower()
-        fixed += bool(flags.value & 1) or any(word in lowered for word in _MONO)
+        lowered, flags = _font(textpage, row[0].index)
+        fixed += bool(flags & 1) or any(word in lowered for word in _MONO)
     return fixed * 2 > len(rows)
+
+
+def _font(textpage: pdfium.PdfTextPage, index: int) -> tuple[str, int]:
+    """A character's font name (lower case) and flags."""
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    pdfium_c.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
+    return name.value.decode("latin-1").lower(), flags.value
+
+
+# --- Tables drawn without any rules (columns aligned by whitespace alone) -------------------
+
+_MIN_ROWS = 3  # a header and at least two body rows
+_RUN_GAP = 1.5  # a blank taller than this many font sizes between two lines ends a run
+_OVERLAP = 0.25  # ...and a line reaching this many font sizes above the last one's bottom
+_SIZE_RANGE = 1.2  # the lines of one table differ in font size by at most this ratio
+_CELL_WORDS = 5  # a cell of this many words is running text (a description, a sentence)
+_MAX_CELL_TRIES = 30  # runs tried as tables per page, at most
+_SHRINKS = 3  # ...and at most this many shorter runs from one first line
+_LEADERS = re.compile(r"(?:\.\s?){4,}")  # "Introduction . . . . . 12": a table of contents
+_PAGE_NUMBER = re.compile(r"^\d{1,4}$")
+_EVEN = 0.15  # word spaces of a line within this share of the font size of each other: alike
+_SPACES = re.compile(r"(?<=\S)\s+(?=\S)")  # between two words of a line
+_BOLD = ("bold", "black", "heavy", "semibold", "demi")  # as ingest.parsers.pdfium reads headings
+
+
+def borderless_tables(textpage: pdfium.PdfTextPage, taken: list[RuledTable]
+                      ) -> list[RuledTable]:
+    """Tables drawn without rules: text lines whose columns only whitespace parts.
+
+    Conservative: a run of at least three consecutive lines (a header, two rows or more) of one
+    font size range, each below the last with no blank taller than 1.5 font sizes between them,
+    every line parted at blank bands into cells of fewer than five words, is a table when
+    :func:`_cells` reads it as one (columns at bands no character of any line crosses, text in
+    two columns or more on every line, no running text, no code, not a list), no cell has five
+    words or more, it is not a table of contents (dot leaders, or page numbers ending every
+    line) and it has three columns or more, or two under a bold header over a body that is not
+    bold (two columns without one are a definition list: a term and its meaning). A line after
+    the first three that bridges a column gap the lines above kept ends the run. Lines that
+    start inside ``taken`` (tables read from rules) are left out.
+    """
+    runs: list[list[_Row]] = []
+    run: list[_Row] = []
+    low = high = bottom = 0.0
+    boxes = _Boxes()
+    for first, last, text in _text_lines(textpage):
+        size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first)) if " " in text else 0.0
+        if not size or not _cell_like(textpage, first, last, text, size, taken, boxes):
+            runs.append(run)
+            run = []
+            continue
+        line = _line_chars(textpage, first, last)
+        if not line:
+            continue
+        top = max(c.top for c in line)
+        # the next line down (glyphs may overlap a little), at most a blank line's gap below
+        if run and not (-_OVERLAP * size <= bottom - top <= _RUN_GAP * max(size, high)
+                        and max(high, size) <= _SIZE_RANGE * min(low, size)):
+            runs.append(run)
+            run = []
+        if not run:
+            low = high = size
+        run.append(line)
+        low, high = min(low, size), max(high, size)
+        bottom = min(c.bottom for c in line)
+    runs.append(run)
+    tables: list[RuledTable] = []
+    budget = _MAX_CELL_TRIES
+    for run in runs:
+        i = 0
+        while i + _MIN_ROWS <= len(run):
+            for end in _candidate_ends(textpage, run, i):
+                budget -= 1
+                if budget < 0:
+                    return tables
+                table = _borderless_table(textpage, run[i:end])
+                if table is not None:
+                    tables.append(table)
+                    i = end - 1
+                    break
+            i += 1
+    return tables
+
+
+class _Boxes:
+    """Reusable outputs for reading two characters' boxes: left of one, right of the other."""
+
+    def __init__(self) -> None:
+        self.left, self.bottom, self.right = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+        ignored = ctypes.c_double()
+        self.after = [ctypes.byref(v) for v in (self.left, ignored, self.bottom, ignored)]
+        self.before = [ctypes.byref(v) for v in (ignored, self.right, ignored, ignored)]
+
+
+def _cell_like(textpage: pdfium.PdfTextPage, first: int, last: int, text: str, size: float,
+               taken: list[RuledTable], boxes: _Boxes) -> bool:
+    """Whether PDFium's line ``text`` parts into two cells or more, each of fewer than five words.
+
+    The line is characters ``first`` to ``last``; cells part at word gaps of a column gap's
+    width. Cheap, since most lines of most pages are running text: only the characters around each
+    space are read, and a line is given up at its fifth word without a wide gap between.
+    """
+    if len(text) != last - first + 1 or not _SPACES.search(text):
+        return False  # one word, or text and character indices differ (rare: left out)
+    raw, get_box = textpage.raw, pdfium_c.FPDFText_GetCharBox
+    if taken and get_box(raw, first, *boxes.after) and any(
+            t.holds(boxes.left.value, boxes.bottom.value) for t in taken):
+        return False
+    gap = _min_gap(size)
+    cells, words = 1, 1
+    for space in _SPACES.finditer(text):
+        if (get_box(raw, first + space.start() - 1, *boxes.before)
+                and get_box(raw, first + space.end(), *boxes.after)
+                and boxes.left.value - boxes.right.value >= gap):
+            cells, words = cells + 1, 1
+        else:
+            words += 1
+            if words >= _CELL_WORDS:
+                return False
+    return cells > 1
+
+
+def _candidate_ends(textpage: pdfium.PdfTextPage, run: list[_Row], start: int) -> list[int]:
+    """Ends of the runs from line ``start`` worth reading as a table, longest first.
+
+    The longest run whose lines keep a common column gap and text in two columns on every line
+    (what :func:`_cells` asks first, here cheaply), and in which no line after the first three
+    bridges a gap that those before it kept (a note or a caption across the columns ends the
+    table), then a few shorter ones.
+    """
+    gap = _min_gap(_font_size(textpage, run[start:start + _MIN_ROWS]))
+    extents = [(row[0].left, max(c.right for c in row)) for row in run]
+    occupied: list[list[float]] = []  # the columns so far: spans no blank band parts
+    end = start
+    for k in range(start, len(run)):
+        columns = len(occupied)
+        occupied = _occupy(occupied, run[k], gap)
+        if k >= start + _MIN_ROWS and len(occupied) < columns:
+            break
+        cuts = [(a[1] + b[0]) / 2 for a, b in zip(occupied, occupied[1:], strict=False)]
+        # a later line can merge two columns, leaving an earlier line in one: check them all
+        if not cuts or any(bisect.bisect(cuts, lo) == bisect.bisect(cuts, hi)
+                           for lo, hi in extents[start:k + 1]):
+            break
+        end = k + 1
+    return list(range(end, max(start + _MIN_ROWS, end - _SHRINKS) - 1, -1))
+
+
+def _occupy(occupied: list[list[float]], row: _Row, gap: float) -> list[list[float]]:
+    """``occupied`` (spans left to right) with a line's characters added, those within ``gap`` joined."""
+    out: list[list[float]] = []
+    for lo, hi in sorted([*((a, b) for a, b in occupied), *((c.left, c.right) for c in row)]):
+        if out and lo - out[-1][1] < gap:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out
+
+
+def _borderless_table(textpage: pdfium.PdfTextPage, rows: list[_Row]) -> RuledTable | None:
+    """Lines (the first the header) as a table without rules, or None."""
+    left = min(c.left for row in rows for c in row)
+    right = max(c.right for row in rows for c in row)
+    cells = _cells(textpage, rows, left, right)
+    if cells is None:
+        return None
+    if any(len(cell.split()) >= _CELL_WORDS for row in cells for cell in row):
+        return None  # a description or a sentence: an option list, a glossary, prose
+    if _justified(rows, cells, _font_size(textpage, rows)):
+        return None  # justified lines whose stretched word spaces happen to line up (a river)
+    if any(_LEADERS.search(cell) for row in cells for cell in row):
+        return None  # a table of contents or an index
+    last = [next((c for c in reversed(row) if c), "") for row in cells]
+    if all(_PAGE_NUMBER.match(c) for c in last):
+        pages = [int(c) for c in last]
+        if pages == sorted(pages):
+            return None  # a table of contents without leaders: a page number ends every line
+    if _definition_list(textpage, rows, cells):
+        return None
+    text = markdown_table(cells)
+    if not text:
+        return None
+    # ingest.parsers.pdfium places a line by its first character's bottom: the box spans those
+    return RuledTable(left, min(c.bottom for c in rows[-1]) - 0.5 + _SNAP, right,
+                      max(c.bottom for c in rows[0]) + 0.5 - _SNAP, text)
+
+
+def _justified(rows: list[_Row], cells: list[list[str]], size: float) -> bool:
+    """Whether half the lines or more are words all spaced alike, as justified text sets them.
+
+    A word space is where PDFium's character numbers skip one (a space); a table's row spaces
+    the words within a cell narrowly and the cells by their columns' widths, unlike each other.
+    Rows mostly of digits (amounts of one width in columns of one width) are not words.
+    """
+    even = 0
+    for row, texts in zip(rows, cells, strict=True):
+        gaps = [b.left - a.right for a, b in zip(row, row[1:], strict=False)
+                if b.index - a.index != 1]
+        letters = "".join(texts).replace(" ", "")
+        even += (len(gaps) >= 2 and max(gaps) - min(gaps) <= _EVEN * size
+                 and sum(ch.isalpha() for ch in letters) * 2 > len(letters))
+    return even * 2 >= len(rows)
+
+
+def _definition_list(textpage: pdfium.PdfTextPage, rows: list[_Row], cells: list[list[str]]
+                     ) -> bool:
+    """Whether two columns are terms and their meanings rather than a table.
+
+    An option list or a manual's escape sequences part like two columns; they are taken for a
+    table only under a bold header over a body that is not bold.
+    """
+    return len(cells[0]) == 2 and not (_bold_share(textpage, rows[:1]) >= 0.9
+                                       and _bold_share(textpage, rows[1:]) < 0.5)
+
+
+def _bold_share(textpage: pdfium.PdfTextPage, rows: list[_Row]) -> float:
+    """The share of the lines' characters set in a bold face."""
+    chars = [c for row in rows for c in row]
+    bold = sum(any(word in _font(textpage, c.index)[0] for word in _BOLD) for c in chars)
+    return bold / len(chars) if chars else 0.0

@@ -17,8 +17,9 @@ and it knows each character's font size and weight, which is how a reader sees h
 - consecutive body lines form one text block until a heading or the end of the page (the
   chunker cuts it at sentence ends; splitting at paragraph gaps cost MRR on the zsh tune half);
 - a ruled table (a grid of drawn rules, or horizontal rules only as booktabs and report
-  templates draw them, with columns at blank bands every line respects:
-  :mod:`ingest.parsers.pdf_tables`) is one Markdown table block, read cell by cell, in place
+  templates draw them, with columns at blank bands every line respects), and, more
+  conservatively, a table drawn with no rules whose columns whitespace alone aligns
+  (:mod:`ingest.parsers.pdf_tables`) is one Markdown table block, read cell by cell, in place
   of its flattened lines.
 
 A page without visible text that shows an image or a drawing (a scan) is rendered by PDFium
