@@ -15,6 +15,9 @@ default, on the CPU), once under each variant:
   mode, replaced by quotes when it is not supported;
 - ``streaming-check``: the shipped settings: the draft is checked sentence by sentence as it
   streams (:mod:`generation.draft`), and generation stops once it cannot pass or is long;
+- ``streaming-check-pinned``: the same, with the preset's file loaded as it is pinned instead of
+  its local conversion (``generation.convert_models`` false; the bundled Q4_1 instead of its
+  BF16 or Q8_0 conversion, generation/convert.py): what the conversion saves, in the same run;
 - ``quotes``: what a question costs when the model is skipped (its recent drafts over the
   collection were nearly all replaced, ``generation.skip_model_below``): the quotes at once,
   as in extractive mode. With ``streaming-check`` in the same run, *skipping (steady state)*
@@ -58,6 +61,7 @@ from bench.harness import DATA_DIR, Question, discover_sets, is_hit  # noqa: E40
 VARIANTS: dict[str, dict[str, Any]] = {
     "write-then-check": {"early_stop_sentences": 0, "max_sentences": 0, "skip_model_below": 0},
     "streaming-check": {"skip_model_below": 0},
+    "streaming-check-pinned": {"skip_model_below": 0, "convert_models": False},
     "quotes": {"mode": "extractive"},
 }
 
@@ -201,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_offline()
     sets = discover_sets(DATA_DIR, args.sets.split(",") if args.sets else None)
     rows: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-    counter: CountingGenerator | None = None
+    counters: dict[bool, CountingGenerator] = {}  # by generation.convert_models
     for evalset in sets:
         questions = sample(evalset.questions(slice_=True), args.per_set)
         with tempfile.TemporaryDirectory(prefix="enclave-latency-") as tmp:
@@ -214,23 +218,30 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{evalset.name}: {len(results)} files -> "
                     f"{sum(r.chunks for r in results)} chunks in "
                     f"{time.perf_counter() - t0:.0f} s")
-                if counter is None:
-                    counter = CountingGenerator(build_generator(base))
-                    counter.inner.warm_up()
+                settings = {v: load_settings(overrides={"data_dir": tmp,
+                                                        "generation": VARIANTS[v]})
+                            for v in variants}
+                for v in variants:
+                    convert = settings[v].generation.convert_models
+                    if convert not in counters:
+                        counters[convert] = CountingGenerator(build_generator(settings[v]))
+                        counters[convert].inner.warm_up()
+                counter_of = {v: counters[settings[v].generation.convert_models]
+                              for v in variants}
                 answerers = {
-                    v: Answerer(load_settings(overrides={
-                        "data_dir": tmp, "generation": VARIANTS[v]}),
-                        stack.retriever, counter, stack.embedder)  # type: ignore[arg-type]
+                    v: Answerer(settings[v], stack.retriever, counter_of[v],  # type: ignore[arg-type]
+                                stack.embedder)
                     for v in variants
                 }
                 spare = [q for q in evalset.questions(slice_=True) if q not in questions]
-                ask_once(answerers[variants[0]], counter, (spare or questions)[0],
-                         "eval")  # warm up (caches, ONNX sessions)
+                for v in variants:  # warm up (caches, ONNX sessions, each model file)
+                    ask_once(answerers[v], counter_of[v], (spare or questions)[0], "eval")
                 for i, q in enumerate(questions):
                     order = variants if i % 2 == 0 else variants[::-1]
                     line = []
                     for v in order:
-                        row = ask_once(answerers[v], counter, q, "eval") | {"set": evalset.name}
+                        row = ask_once(answerers[v], counter_of[v], q, "eval") | {
+                            "set": evalset.name}
                         rows[v].append(row)
                         line.append(f"{v} {row['first_word_s'] or 0:.2f}/{row['whole_s']:.2f}s "
                                     f"(CPU {row['first_word_cpu_s'] or 0:.2f}/"
@@ -269,7 +280,10 @@ def main(argv: list[str] | None = None) -> int:
               f"streaming-check saves {saved:.0f} s of {before['whole_total_s']:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "model": counter.model_name if counter else None, "variants": VARIANTS,
+        "model": next(iter(counters.values())).model_name if counters else None,
+        "files": {str(k): str(c.inner.loaded.path) for k, c in counters.items()
+                  if getattr(c.inner, "loaded", None) is not None},
+        "variants": VARIANTS,
         "table": table, "outcome_changed": changed, "rows": rows}, indent=1), encoding="utf-8")
     log(f"wrote {args.out}")
     return 0

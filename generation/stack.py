@@ -17,7 +17,9 @@ def build_generator(settings: Settings) -> Generator:
             from generation.models import hash_cache, resolve_local_model
 
             model = resolve_local_model(settings.generation, settings.gguf_dir)
-            return LlamaCppGenerator(settings.generation, model, hash_cache(settings.gguf_dir))
+            gen = settings.generation
+            return LlamaCppGenerator(gen, model, hash_cache(settings.gguf_dir),
+                                     convert_dir=settings.gguf_dir if gen.convert_models else None)
         case "openai":
             from generation.backends.openai import OpenAICompatibleGenerator
 

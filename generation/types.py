@@ -142,6 +142,8 @@ class ModelInfo:
     chat_template: str | None = None
     hardware: str | None = None
     source: str | None = None
+    #: the pinned local conversion llama.cpp runs instead of ``file`` (preset ``run_as``)
+    runs_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from config.settings import GenerationSettings
-from generation.models import LocalModel, Sha256Cache, describe, verify
+from generation.convert import RuntimeFile, runtime_file
+from generation.models import LocalModel, Sha256Cache, describe
 from generation.prompt import STOP_SEQUENCES
 from generation.types import Message, ModelInfo
 
@@ -19,14 +22,18 @@ class LlamaCppGenerator:
     """Streams chat completions from a GGUF model loaded once per process.
 
     The file's SHA-256 is checked against its preset's pin before it is loaded (computed
-    once per file and cached in ``hashes``).
+    once per file and cached in ``hashes``). Where the preset names a faster type to run as,
+    its pinned local conversion in ``convert_dir`` is loaded instead
+    (:func:`generation.convert.runtime_file`; None: the pinned file as it is).
     """
 
     def __init__(self, settings: GenerationSettings, model: LocalModel,
-                 hashes: Sha256Cache) -> None:
+                 hashes: Sha256Cache, convert_dir: Path | None = None) -> None:
         self._settings = settings
         self._local = model
         self._hashes = hashes
+        self._convert_dir = convert_dir
+        self.loaded: RuntimeFile | None = None  # the file llama.cpp runs, once loaded
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
 
     @property
@@ -36,21 +43,27 @@ class LlamaCppGenerator:
 
     def model_info(self, *, hash_now: bool = True) -> ModelInfo:
         """Preset, file, size, SHA-256 and licence of the model (``hash_now``: see describe)."""
-        return describe(self._local, self._hashes, self.model_name, hash_now=hash_now)
+        info = describe(self._local, self._hashes, self.model_name, hash_now=hash_now)
+        loaded = self.loaded
+        if loaded is not None and loaded.run_as is not None:
+            info = replace(info, runs_as=f"{loaded.run_as.type}, converted locally by llama.cpp "
+                           f"from the pinned file: {loaded.path} (SHA-256 {loaded.run_as.sha256})")
+        return info
 
     def _model(self) -> Any:
         local = self._local
-        key = (str(local.path.resolve()), local.n_ctx, local.chat_template)
         with _LOAD_LOCK:
+            runtime = runtime_file(local, self._hashes, self._convert_dir)
+            path = runtime.path
+            key = (str(path.resolve()), local.n_ctx, local.chat_template)
             model = _MODELS.get(key)
             if model is None:
-                verify(local, self._hashes)
                 try:
                     from llama_cpp import Llama
                 except ImportError as exc:  # pragma: no cover - install problem
                     raise RuntimeError("llama.cpp is missing: pip install llama-cpp-python") from exc
                 model = Llama(
-                    model_path=str(local.path),
+                    model_path=str(path),
                     n_ctx=local.n_ctx,
                     n_threads=self._settings.n_threads,
                     seed=self._settings.seed,
@@ -58,6 +71,7 @@ class LlamaCppGenerator:
                     verbose=False,
                 )
                 _MODELS[key] = model
+            self.loaded = runtime
         return model
 
     def warm_up(self) -> None:
