@@ -8,7 +8,8 @@ Three cheap measurements, no model call beyond the search already done, separate
 - ``coverage``: the share of the question's content terms, weighted by IDF, that the best
   passage contains (stemmed as the keyword index stems);
 - ``unknown``: whether a content term of the question occurs nowhere in the keyword index
-  (a product, library or place the documents never mention).
+  (a product, library or place the documents never mention; placeholders such as "XXX" or
+  "foo" are not content terms).
 
 A logistic model over them gives ``p_unanswerable``; the answer abstains when it reaches
 ``retrieval.abstention.threshold``, or when the best passage is below
@@ -44,6 +45,12 @@ STOPWORDS = frozenset(
     """.split()
 )
 
+# Placeholders stand for a name the asker leaves open ("Can you support my C compiler XXX?",
+# "When will you make curl do XXXX?"): no topic, and never in the documents, so counting one
+# as a term "the documents never mention" made answerable FAQ questions abstain (curl and
+# ffmpeg, both halves). Only unambiguous ones: "bar" or "abc" can be real topics.
+PLACEHOLDERS = frozenset("xx xxx xxxx xxxxx xyz foo foobar baz qux quux blah".split())
+
 _LOCK = threading.Lock()
 
 
@@ -69,7 +76,7 @@ def stems(words: Sequence[str]) -> list[str]:
 def content_terms(question: str, limit: int = 24) -> list[str]:
     """The question's distinct topic words (stems), in order."""
     words = [w for w in _WORD_RE.findall(question.lower())
-             if w not in STOPWORDS and 2 <= len(w) <= 64]
+             if w not in STOPWORDS and w not in PLACEHOLDERS and 2 <= len(w) <= 64]
     out: list[str] = []
     for stem in stems(words):
         if stem and len(stem) >= 2 and stem not in out:

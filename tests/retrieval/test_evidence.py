@@ -20,6 +20,23 @@ def test_content_terms_drop_function_words_and_stem_unit() -> None:
     assert content_terms("the of and") == []
 
 
+def test_placeholders_are_not_terms_the_documents_lack_unit() -> None:
+    """"my C compiler XXX" names no topic: it must not read as a near miss."""
+    assert content_terms("Can you support my C compiler XXX?") == stems(["support", "compiler"])
+    assert content_terms("Why doesn't FFmpeg support feature [xyz] or foo?") == stems(
+        ["ffmpeg", "support", "feature"])
+    settings = AbstentionSettings()
+    hits = [_hit("FFmpeg is built with GCC or Clang; other C compilers are supported on "
+                 "request when they implement C99.", 0.55)]
+    vocab = {s: 5 for s in stems(["support", "compiler", "ffmpeg"])}
+    counts = lambda terms: ({t: vocab.get(t, 0) for t in terms}, 1000)  # noqa: E731
+    evidence = judge("Can you support my C compiler XXX?", hits, counts, settings, 0.2)
+    assert evidence.unknown_terms == () and not evidence.abstain
+    named = judge("Can you support my C compiler Watcom?", hits, counts, settings, 0.2)
+    assert named.unknown_terms == tuple(stems(["watcom"]))  # a real name still counts
+    assert named.p_unanswerable > evidence.p_unanswerable + 0.3
+
+
 def test_unknown_terms_and_coverage_decide_unit() -> None:
     settings = AbstentionSettings()
     hits = [_hit("In zsh, completion for kill lists process ids; the system is compinit.",
