@@ -43,6 +43,8 @@ def test_admin_page_and_evidence_name_the_model_its_hash_and_licence(app, client
 
     after = client.get("/admin/").get_data(as_text=True)
     assert sha in after  # the hash, known once the model was loaded and checked
+    assert "Runs as" in after and ("BF16" in after or "Q8_0" in after)
+    assert "converted locally by llama.cpp" in after
     assert f"{path.name} (smollm2-135m)" in after  # the evidence table names the preset
 
 
