@@ -62,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "write-then-check": {"early_stop_sentences": 0, "max_sentences": 0, "skip_model_below": 0},
     "streaming-check": {"skip_model_below": 0},
     "streaming-check-pinned": {"skip_model_below": 0, "convert_models": False},
+    "streaming-check-chars": {"skip_model_below": 0, "max_source_tokens": None},
     "quotes": {"mode": "extractive"},
 }
 
@@ -77,6 +78,9 @@ class CountingGenerator:
     @property
     def model_name(self) -> str:
         return str(self.inner.model_name)
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
 
     def stream(self, messages: Any, max_tokens: int, temperature: float) -> Iterator[str]:
         reset = getattr(self.inner, "_model", None)

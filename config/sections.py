@@ -394,6 +394,12 @@ class GenerationSettings(_Section):
     max_source_chars: int = Field(
         900, ge=100, description="Each source is cut to this many characters in the prompt."
     )
+    max_source_tokens: int | None = Field(
+        240, ge=32,
+        description="...and to this many of the model's tokens, where its backend counts them "
+        "(llamacpp): a code-heavy passage has more tokens per character than prose, and "
+        "reading the prompt is most of the time to the first word. Empty: characters only.",
+    )
     openai_base_url: str = Field(
         "http://127.0.0.1:8001/v1", description="Base URL of the OpenAI-compatible server."
     )

@@ -177,7 +177,8 @@ class Answerer:
                 return
 
         messages = build_messages(question, relevant, gen.max_source_chars,
-                                  gen.filter_source_instructions)
+                                  gen.filter_source_instructions, gen.max_source_tokens,
+                                  getattr(self._generator, "count_tokens", None))
         watch = self.draft_watch(question, relevant)
         pieces: list[str] = []
         yield StateEvent("writing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from generation.safety import neutralize_source
 from generation.sentences import split_sentences as _split
@@ -48,19 +49,34 @@ def source_window(hit: Hit, max_chars: int) -> str:
     return window
 
 
-def _source_block(n: int, hit: Hit, max_chars: int, filter_instructions: bool = True) -> str:
+def _source_text(hit: Hit, max_chars: int, filter_instructions: bool) -> str:
     text = source_window(hit, max_chars)
     if filter_instructions:
         # Retrieved text is data: sentences addressing the model, and links, never reach it.
         text = neutralize_source(text)
     # One line per source: a passage cannot fake the start of another source or the question.
     text = " ".join(text.split())
-    text = re.sub(r"(?i)\b(question|sources?)\s*:", r"\1 -", text)
+    return re.sub(r"(?i)\b(question|sources?)\s*:", r"\1 -", text)
+
+
+def _source_block(n: int, hit: Hit, max_chars: int, filter_instructions: bool = True,
+                  max_tokens: int | None = None,
+                  count_tokens: Callable[[str], int] | None = None) -> str:
+    text = _source_text(hit, max_chars, filter_instructions)
+    if max_tokens and count_tokens is not None:
+        # A narrower window around the match, in proportion, until the tokens fit.
+        for _ in range(3):
+            tokens = count_tokens(text)
+            if tokens <= max_tokens:
+                break
+            max_chars = max(100, int(len(text) * max_tokens / tokens * 0.97))
+            text = _source_text(hit, max_chars, filter_instructions)
     return f"[{n}] {text}"
 
 
 def build_messages(
-    question: str, hits: list[Hit], max_source_chars: int, filter_instructions: bool = True
+    question: str, hits: list[Hit], max_source_chars: int, filter_instructions: bool = True,
+    max_source_tokens: int | None = None, count_tokens: Callable[[str], int] | None = None,
 ) -> list[Message]:
     """Chat messages: short rules (small models follow few), the numbered sources, the question.
 
@@ -68,9 +84,15 @@ def build_messages(
     this form answered 12-15 of 23 correctly where a longer prompt with delimiters and an
     explicit 'say it is not in the documents' rule managed 6-11 (the model then abstains
     on answerable questions; abstention is decided by the relevance floor instead).
+
+    Each source is cut to ``max_source_chars`` around its match and, with ``count_tokens``
+    (the model's tokenizer), to ``max_source_tokens``: the prompt's length in tokens is what
+    the time to the first word pays for.
     """
     sources = "\n\n".join(
-        _source_block(i, h, max_source_chars, filter_instructions) for i, h in enumerate(hits, 1)
+        _source_block(i, h, max_source_chars, filter_instructions, max_source_tokens,
+                      count_tokens)
+        for i, h in enumerate(hits, 1)
     )
     user = f"Sources:\n{sources}\n\nQuestion: {' '.join(question.split())}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -56,3 +56,29 @@ def test_unmarked_answers_get_overlap_citations_only_when_supported() -> None:
     text = attribute_unmarked("The daily meal allowance is EUR 45. The moon is cheese.", HITS)
     assert text == "The daily meal allowance is EUR 45 [1]. The moon is cheese."
     assert attribute_unmarked("Already cited [2].", HITS) == "Already cited [2]."
+
+
+def fake_count_tokens(text: str) -> int:
+    """A stand-in tokenizer for the unit test: one token per 3 characters of code-like text
+    (runs of symbols), one per word of prose."""
+    return sum(max(1, len(w) // 3) if not w.isalpha() else 1 for w in text.split())
+
+
+def test_sources_are_cut_to_a_token_budget_around_their_match_unit() -> None:
+    prose = "The daily meal allowance is EUR 45 for domestic trips and EUR 60 abroad. " * 4
+    code = "ffmpeg -i in.mkv -c:v libx264 -preset:v=slow -x264opts=keyint=48:min-keyint=48 " * 10
+    match = code.index("-preset", 400)
+    hit = Hit(chunk_id=1, document_id=1, document="faq.html", collection="c", page=None,
+              heading_path="H", text=code, score=0.8, char_start=0, char_end=len(code),
+              match_start=match, match_end=match + 20)
+    free = build_messages("q", [_hit(1, prose), hit], 900)[1]["content"]
+    capped = build_messages("q", [_hit(1, prose), hit], 900, max_source_tokens=60,
+                            count_tokens=fake_count_tokens)[1]["content"]
+    prose_block, code_block = (b for b in capped.split("\n\n")[:2])
+    assert fake_count_tokens(prose) <= 60
+    assert prose_block == free.split("\n\n")[0]  # prose within the budget: untouched
+    assert fake_count_tokens(code_block) <= 60 < fake_count_tokens(free.split("\n\n")[1])
+    assert "-preset" in code_block  # still around the part that matched
+    # no counter (a model server's backend): characters only
+    assert build_messages("q", [_hit(1, prose), hit], 900, max_source_tokens=60)[1][
+        "content"] == free
