@@ -18,6 +18,7 @@ with a warning: slower, never a file nobody pinned.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import re
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 #: process however many models folders it serves.
 _CONVERTED: dict[tuple[str, str], Path] = {}
 _LOCK = threading.Lock()
-_FEATURES: frozenset[str] | None = None
 _TIMEOUT_S = 600
 
 
@@ -46,15 +46,13 @@ class ConversionError(RuntimeError):
     """The conversion failed or is not the file the preset pins."""
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_features() -> frozenset[str]:
     """The CPU features llama.cpp reports using (``llama_print_system_info``: AVX512_BF16 ...)."""
-    global _FEATURES
-    if _FEATURES is None:
-        import llama_cpp
+    import llama_cpp
 
-        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-        _FEATURES = frozenset(re.findall(r"([A-Z0-9_]+) = 1", info))
-    return _FEATURES
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    return frozenset(re.findall(r"([A-Z0-9_]+) = 1", info))
 
 
 def choices(model: LocalModel, features: frozenset[str]) -> list[RunAs]:

@@ -34,6 +34,7 @@ class LlamaCppGenerator:
         self._hashes = hashes
         self._convert_dir = convert_dir
         self.loaded: RuntimeFile | None = None  # the file llama.cpp runs, once loaded
+        self._llama: Any = None  # ...and its model: resolved and verified once, not per call
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
 
     @property
@@ -51,6 +52,8 @@ class LlamaCppGenerator:
         return info
 
     def _model(self) -> Any:
+        if self._llama is not None:  # every stream and token count after the first
+            return self._llama
         local = self._local
         with _LOAD_LOCK:
             runtime = runtime_file(local, self._hashes, self._convert_dir)
@@ -71,7 +74,7 @@ class LlamaCppGenerator:
                     verbose=False,
                 )
                 _MODELS[key] = model
-            self.loaded = runtime
+            self.loaded, self._llama = runtime, model
         return model
 
     def warm_up(self) -> None:
