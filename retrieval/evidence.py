@@ -7,9 +7,12 @@ Three cheap measurements, no model call beyond the search already done, separate
 - ``top_score``: the best passage's cosine similarity to the question;
 - ``coverage``: the share of the question's content terms, weighted by IDF, that the best
   passage contains (stemmed as the keyword index stems);
-- ``unknown``: whether a content term of the question occurs nowhere in the keyword index
-  (a product, library or place the documents never mention; placeholders such as "XXX" or
-  "foo" are not content terms).
+- ``unknown``: whether a content term of the question that can name a thing occurs nowhere
+  in the keyword index (a product, library or place the documents never mention). A word
+  counts when it can be a noun, or when the English lexicon does not know it (names, codes,
+  other languages); a word that is only a verb, adjective or adverb ("complains", "devoid",
+  "effortlessly") does not: a FAQ that never says "complains" can still answer the question.
+  Placeholders such as "XXX" or "foo" are not content terms.
 
 A logistic model over them gives ``p_unanswerable``; the answer abstains when it reaches
 ``retrieval.abstention.threshold``, or when the best passage is below
@@ -73,15 +76,46 @@ def stems(words: Sequence[str]) -> list[str]:
         return _porter().stemWords([_fold(w) for w in words])  # type: ignore[attr-defined]
 
 
-def content_terms(question: str, limit: int = 24) -> list[str]:
-    """The question's distinct topic words (stems), in order."""
+def _term_words(question: str, limit: int = 24) -> dict[str, list[str]]:
+    """The question's distinct topic stems, in order, each with the words it came from."""
     words = [w for w in _WORD_RE.findall(question.lower())
              if w not in STOPWORDS and w not in PLACEHOLDERS and 2 <= len(w) <= 64]
-    out: list[str] = []
-    for stem in stems(words):
-        if stem and len(stem) >= 2 and stem not in out:
-            out.append(stem)
-    return out[:limit]
+    out: dict[str, list[str]] = {}
+    for word, stem in zip(words, stems(words), strict=True):
+        if stem and len(stem) >= 2 and (stem in out or len(out) < limit):
+            out.setdefault(stem, []).append(word)
+    return out
+
+
+def content_terms(question: str, limit: int = 24) -> list[str]:
+    """The question's distinct topic words (stems), in order."""
+    return list(_term_words(question, limit))
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> Callable[[str], dict[str, tuple[str, ...]]]:
+    # lemminflect's English lexicon (a CSV of word, part of speech, lemma inside the package):
+    # only its lookup table is read, never its pickled out-of-vocabulary models.
+    from lemminflect import getAllLemmas
+
+    return getAllLemmas  # type: ignore[no-any-return]
+
+
+def can_name_a_thing(word: str) -> bool:
+    """Whether ``word`` could name something a collection lacks: a noun, a word with a digit,
+    or a word the English lexicon does not know (names, products, codes, other languages).
+    Words that are only verbs, adjectives or adverbs ("complains", "devoid") are not."""
+    if any(c.isdigit() for c in word):
+        return True
+    with _LOCK:  # the lexicon loads on first use
+        readings = _lexicon()(word)
+    return not readings or "NOUN" in readings or "PROPN" in readings
+
+
+def warm_up() -> None:
+    """Load the stemmer and the lexicon now (about 2 s), not on the first question."""
+    stems(["warm"])
+    can_name_a_thing("warm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +147,12 @@ def judge(
     the terms alike.
     """
     top = max((h.score for h in hits), default=None)
-    terms = content_terms(question)
+    term_words = _term_words(question)
+    terms = list(term_words)
     counts, total = term_counts(terms) if terms else ({}, 0)
     known = bool(counts) or total > 0
-    unknown = tuple(t for t in terms if known and counts.get(t, 0) == 0)
+    unknown = tuple(t for t in terms if known and counts.get(t, 0) == 0
+                    and any(can_name_a_thing(w) for w in term_words[t]))
     idf = {t: math.log((total + 1) / (counts.get(t, 0) + 0.5)) if known else 1.0 for t in terms}
     coverage = 1.0
     if terms and hits:

@@ -21,6 +21,7 @@ from ingest.jobs import JobManager
 from ingest.pipeline import Ingestor
 from ingest.stack import build_ingestor
 from ingest.sync import Syncer
+from retrieval import evidence
 from retrieval.stack import RetrievalStack, build_retrieval
 from services.admin import Admin
 from services.ask import Asking, DraftHistory
@@ -78,8 +79,10 @@ class Services:
             conn.execute(text("SELECT 1"))
 
     def warm_up(self) -> None:
-        """Load the embedding model and the LLM now (the server calls this before serving)."""
+        """Load the embedding model, the abstention lexicon and the LLM now (the server calls
+        this before serving)."""
         self.stack.embedder.warm_up()
+        evidence.warm_up()
         self.answerer.warm_up()
 
     def close(self) -> None:

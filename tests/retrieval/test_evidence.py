@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import AbstentionSettings
-from retrieval.evidence import content_terms, judge, stems
+from retrieval.evidence import can_name_a_thing, content_terms, judge, stems
 from retrieval.types import Hit
 
 
@@ -35,6 +35,44 @@ def test_placeholders_are_not_terms_the_documents_lack_unit() -> None:
     named = judge("Can you support my C compiler Watcom?", hits, counts, settings, 0.2)
     assert named.unknown_terms == tuple(stems(["watcom"]))  # a real name still counts
     assert named.p_unanswerable > evidence.p_unanswerable + 0.3
+
+
+def test_only_words_that_can_name_a_thing_are_unknown_unit() -> None:
+    """A FAQ that never says "complains" can still answer "the linker complains about ...";
+    one that never names "Watcom", "libtool" or "fees" does not answer a question about them."""
+    for word in ("watcom", "libtool", "fees", "gateway", "python", "slight", "av2", "uint64"):
+        assert can_name_a_thing(word), word  # nouns, unknown names, codes
+    for word in ("complains", "devoid", "effortlessly", "financially", "wrote"):
+        assert not can_name_a_thing(word), word  # only verbs, adjectives, adverbs
+    settings = AbstentionSettings()
+    hits = [_hit("When linking FFmpeg's libraries into a C++ program, wrap the headers in "
+                 "extern \"C\" so the linker finds the symbols.", 0.52)]
+    vocab = {s: 5 for s in stems(["ffmpeg", "c", "application", "linker", "missing",
+                                  "symbols", "libraries", "program"])}
+    counts = lambda terms: ({t: vocab.get(t, 0) for t in terms}, 1000)  # noqa: E731
+    verb = judge("The linker complains about missing symbols from the FFmpeg libraries",
+                 hits, counts, settings, 0.2)
+    assert verb.unknown_terms == () and not verb.abstain
+    noun = judge("The linker in Xcode complains about missing symbols from the FFmpeg "
+                 "libraries", hits, counts, settings, 0.2)
+    assert noun.unknown_terms == tuple(stems(["xcode"]))
+    assert noun.p_unanswerable > verb.p_unanswerable + 0.3
+
+
+def test_the_lexicon_never_unpickles_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lemminflect ships pickled models beside its lexicon; only the CSV lexicon is read."""
+    import pickle
+
+    from lemminflect import Lemmatizer
+    from lemminflect.utils.Singleton import Singleton
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(Singleton, "_instances", {}, raising=False)
+    assert "VERB" in Lemmatizer().getAllLemmas("complains")
 
 
 def test_unknown_terms_and_coverage_decide_unit() -> None:
@@ -70,4 +108,5 @@ def test_term_counts_come_from_the_keyword_index(stack, ingestor, tmp_path) -> N
     assert stems(["narwhal"])[0] not in counts
     evidence = stack.retriever.assess("Where do narwhals live?",
                                       stack.retriever.search("Where do narwhals live?", "c"))
-    assert evidence.unknown_terms == tuple(stems(["narwhals", "live"]))
+    # "live" is not a thing a collection can lack; "narwhals" is
+    assert evidence.unknown_terms == tuple(stems(["narwhals"]))
