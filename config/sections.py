@@ -165,8 +165,8 @@ class AbstentionSettings(_Section):
     """When the documents do not answer: a logistic model over retrieval's own evidence.
 
     p(unanswerable) = sigmoid(intercept + w_top_score * best cosine + w_coverage * share of
-    the question's terms in the best passage + w_unknown * [a term occurs nowhere]). The
-    weights were fitted on the tune halves of the evaluation sets
+    the question's terms in the best passage + w_unknown * [a word that can name a thing
+    occurs nowhere]). The weights were fitted on the tune halves of the evaluation sets
     (bench/calibrate_abstention.py); refit them on your own questions the same way.
     """
 
@@ -177,8 +177,8 @@ class AbstentionSettings(_Section):
     intercept: float = Field(0.324, description="Logistic model: intercept.")
     w_top_score: float = Field(-2.03, description="Logistic model: weight of the best cosine.")
     w_coverage: float = Field(-3.378, description="Logistic model: weight of term coverage.")
-    w_unknown: float = Field(2.699, description="Logistic model: weight of 'a question term "
-                             "occurs nowhere in the index'.")
+    w_unknown: float = Field(2.699, description="Logistic model: weight of 'a question word "
+                             "that can name a thing occurs nowhere in the index'.")
     threshold: float = Field(0.5, ge=0, le=1, description="Abstain at or above this "
                              "p(unanswerable).")
 
