@@ -20,6 +20,7 @@ from typing import Any
 
 from ingest import offline_nlp
 from ingest.parsers.docx_hidden import clean_docx
+from ingest.parsers.docx_outline import nest_under_title, title_texts
 from ingest.parsers.guards import (
     IMAGE_TYPES,
     LABELS,
@@ -240,9 +241,10 @@ class UnstructuredParser:
         with parser_errors(label):
             source, read_as, hidden = without_hidden_text(path, file_type, source)
         partition = _partitioner(read_as)
+        titles = title_texts(source) if read_as == "docx" else frozenset()
         with parser_errors(label):
             elements = partition(source)
-        blocks = elements_to_blocks(elements)
+        blocks = nest_under_title(elements_to_blocks(elements), titles)
         hidden_chars = sum(hidden.values())
         if hidden_chars:
             log.info("%s: dropped %d characters a reader cannot see (%s)", path.name,
