@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from config.settings import AbstentionSettings
 from retrieval.evidence import can_name_a_thing, content_terms, judge, stems
 from retrieval.types import Hit
+from tests.conftest import REPO
 
 
 def _hit(text: str, score: float) -> Hit:
@@ -59,20 +63,27 @@ def test_only_words_that_can_name_a_thing_are_unknown_unit() -> None:
     assert noun.p_unanswerable > verb.p_unanswerable + 0.3
 
 
-def test_the_lexicon_never_unpickles_unit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """lemminflect ships pickled models beside its lexicon; only the CSV lexicon is read."""
-    import pickle
+def test_the_lexicon_agrees_with_lemminflect_unit() -> None:
+    """The data files read directly give the readings lemminflect's own lookup gives."""
+    from lemminflect import getAllLemmas
 
-    from lemminflect import Lemmatizer
-    from lemminflect.utils.Singleton import Singleton
+    from retrieval.evidence import _lexicon
 
-    def refuse(*_a: object, **_k: object) -> None:
-        raise AssertionError("pickle used")
+    known, nouns = _lexicon()
+    assert len(known) > 60_000 and len(nouns) > 35_000
+    sample = sorted(known)[::40] + ["complains", "slight", "all", "zyzzyvas", "watcom"]
+    for word in sample:
+        readings = getAllLemmas(word)
+        assert can_name_a_thing(word) == (not readings or "NOUN" in readings
+                                          or "PROPN" in readings), word
 
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(Singleton, "_instances", {}, raising=False)
-    assert "VERB" in Lemmatizer().getAllLemmas("complains")
+
+def test_the_lexicon_does_not_import_spacy_unit() -> None:
+    """Importing lemminflect would import spaCy (73 MB, 0.75 s in a web process)."""
+    code = ("import sys; from retrieval import evidence; evidence.warm_up(); "
+            "assert not evidence.can_name_a_thing('complains'); "
+            "assert 'spacy' not in sys.modules and 'lemminflect' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
 
 
 def test_unknown_terms_and_coverage_decide_unit() -> None:
