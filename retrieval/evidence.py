@@ -127,9 +127,12 @@ def _lexicon() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def can_name_a_thing(word: str) -> bool:
-    """Whether ``word`` could name something a collection lacks: a noun, a word with a digit,
-    or a word the English lexicon does not know (names, products, codes, other languages).
-    Words that are only verbs, adjectives or adverbs ("complains", "devoid") are not."""
+    """Whether ``word`` could name something a collection lacks.
+
+    True for a noun, a word with a digit, or a word the English lexicon does not know (names,
+    products, codes, other languages); False for words that are only verbs, adjectives or
+    adverbs ("complains", "devoid").
+    """
     if any(c.isdigit() for c in word):
         return True
     known, nouns = _lexicon()

@@ -79,8 +79,10 @@ class Services:
             conn.execute(text("SELECT 1"))
 
     def warm_up(self) -> None:
-        """Load the embedding model, the abstention lexicon and the LLM now (the server calls
-        this before serving)."""
+        """Load the embedding model, the abstention lexicon and the LLM now.
+
+        The server calls this before serving.
+        """
         self.stack.embedder.warm_up()
         evidence.warm_up()
         self.answerer.warm_up()

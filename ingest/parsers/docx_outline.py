@@ -25,8 +25,11 @@ def _norm(text: str) -> str:
 
 
 def title_texts(source: str | IO[bytes]) -> frozenset[str]:
-    """The text of every paragraph styled Title in a DOCX package (a path or a binary file,
-    rewound afterwards); empty when there is none or the package cannot be read."""
+    """The text of every paragraph styled Title in a DOCX package.
+
+    ``source`` is a path or a binary file (rewound afterwards). Empty when there is none or
+    the package cannot be read.
+    """
     try:
         with zipfile.ZipFile(source) as zf:
             names = zf.namelist()
