@@ -48,6 +48,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "short-0.2": {"short_chunk_penalty": 0.2},
     "short-0.3": {"short_chunk_penalty": 0.3},
     "short-0.2-48": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 48},
+    "short-0.2-64": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 64},
+    "short-0.3-48": {"short_chunk_penalty": 0.3, "short_chunk_tokens": 48},
+    "short-0.2-96": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 96},
+    "short-0.2-128": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 128},
 }
 
 
