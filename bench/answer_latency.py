@@ -74,13 +74,15 @@ class CountingGenerator:
         self.inner = inner
         self.pieces = 0
         self.text = ""
+        # The answerer caps sources in tokens only where the model counts them (llama.cpp), so
+        # pass the inner model's counter through; a model server has none, and neither has this.
+        count = getattr(inner, "count_tokens", None)
+        if count is not None:
+            self.count_tokens = count
 
     @property
     def model_name(self) -> str:
         return str(self.inner.model_name)
-
-    def count_tokens(self, text: str) -> int:
-        return int(self.inner.count_tokens(text))
 
     def stream(self, messages: Any, max_tokens: int, temperature: float) -> Iterator[str]:
         reset = getattr(self.inner, "_model", None)
