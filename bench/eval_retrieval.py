@@ -52,6 +52,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "short-0.3-48": {"short_chunk_penalty": 0.3, "short_chunk_tokens": 48},
     "short-0.2-96": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 96},
     "short-0.2-128": {"short_chunk_penalty": 0.2, "short_chunk_tokens": 128},
+    "passages-in-section": {"passage_scope": "section"},  # the default before 2026-12-06
+    "keyword-heading-0.5": {"keyword_heading_weight": 0.5},  # likewise
+    "keyword-heading-0": {"keyword_heading_weight": 0.0},
 }
 
 

@@ -371,6 +371,9 @@ def run_enclave(
             floors: dict[str, float] = {}
             for name, variant in variants.items():
                 stack.retriever.settings = base.model_copy(update=variant)
+                if stack.keyword is not None and hasattr(stack.keyword, "heading_weight"):
+                    # Read by the keyword index itself (built once per stack).
+                    stack.keyword.heading_weight = stack.retriever.settings.keyword_heading_weight
                 floors[name] = stack.retriever.settings.min_score
                 for q in questions[:warm]:
                     stack.retriever.search(q.question, "eval", k)
@@ -387,6 +390,8 @@ def run_enclave(
                 if progress:
                     progress(f"enclave[{name}]: done")
             stack.retriever.settings = base
+            if stack.keyword is not None and hasattr(stack.keyword, "heading_weight"):
+                stack.keyword.heading_weight = base.keyword_heading_weight
             info = {"files": len(results), "chunks": chunks,
                     "ingest_seconds": round(ingest_s, 1), "min_score": floors}
             if retried:

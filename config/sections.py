@@ -269,6 +269,14 @@ class RetrievalSettings(_Section):
         "still reads it); bounds keyword latency on large collections (bench/scale.py). "
         "Collections with fewer chunks never reach it.",
     )
+    keyword_heading_weight: float = Field(
+        0.1, ge=0, le=1,
+        description="Weight of a chunk's heading path in the keyword score, its text weighing "
+        "1. Every chunk of a section shares the section's headings (and every chunk of a "
+        "document its title), so a heading word makes them all match alike; the text tells "
+        "them apart. The dense leg still reads the headings. Chosen on the tune halves "
+        "(bench/README.md).",
+    )
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted",
         description="hybrid fusion: rrf (reciprocal rank) or weighted (min-max normalised "
@@ -303,9 +311,16 @@ class RetrievalSettings(_Section):
     passage_max_chars: int = Field(
         2000, ge=0, le=20_000,
         description="Small-to-big: chunks are matched, passages are returned. Each hit grows "
-        "around its matched chunk with the adjacent chunks of the same document section while "
-        "it stays within this many characters; hits whose passages overlap are merged. 0: "
-        "the matched chunk alone.",
+        "around its matched chunk with the adjacent chunks of its document section (and, "
+        "with passage_scope 'page', of the neighbouring sections) while it stays within this "
+        "many characters; hits whose passages overlap are merged. 0: the matched chunk alone.",
+    )
+    passage_scope: Literal["section", "page"] = Field(
+        "page",
+        description="How far a passage grows: 'section' stays within the matched chunk's "
+        "section; 'page' grows within the section first, then into the neighbouring sections "
+        "of the same page (the whole document where it has no pages), so a short document "
+        "comes back once, whole, instead of as several passages (measured: bench/README.md).",
     )
     neighbours: int = Field(
         0, ge=0, le=5,

@@ -2,15 +2,16 @@
 
 Retrieval matches small chunks; what it returns are passages. :func:`hydrate` loads the
 committed chunks and their documents, :func:`make_hit` turns one into a :class:`Hit`, and
-:func:`grow_passages` grows each hit with the adjacent chunks of its document section (one
-batched neighbour query for just the candidates needed), merges hits whose passages overlap,
-and attaches neighbour context.
+:func:`grow_passages` grows each hit with the adjacent chunks of its document section, then,
+with ``scope="page"``, of the neighbouring sections on its page (one batched neighbour query
+for just the candidates needed), merges hits whose passages overlap, and attaches neighbour
+context.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -50,14 +51,16 @@ def make_hit(
 
 def grow_passages(
     session: Session, hits: list[Hit], ordinals: dict[int, int], k: int, max_chars: int,
-    neighbours: int,
+    neighbours: int, scope: Literal["section", "page"] = "section",
 ) -> list[Hit]:
     """The first ``k`` hits as passages: each matched chunk grown with adjacent chunks.
 
-    Adjacent chunks join a passage while they belong to the same document section (heading
-    path) and page (a citation names one page), touch it in the document's text (so the
-    passage is one contiguous span of it) and the passage stays within ``max_chars``; growth
-    alternates before/after. A hit whose
+    Adjacent chunks join a passage while they belong to the same page (a citation names one
+    page), touch it in the document's text (so the passage is one contiguous span of it) and
+    the passage stays within ``max_chars``; growth alternates before/after. It first stays
+    within the matched chunk's section (heading path); with ``scope="page"`` it then goes on
+    into the neighbouring sections, so a short document (a man page of many small sections)
+    comes back whole, once, instead of as several passages. A hit whose
     passage overlaps a better hit's is dropped (merged into it). ``neighbours`` chunks on each
     side of the passage become ``context_before``/``context_after``. All neighbours of all
     candidates needed come from one query per round (usually one round).
@@ -80,7 +83,7 @@ def grow_passages(
             if me is None:  # changed since the search (a replace committed): keep it as is
                 out.append(hit)
             else:
-                lo, hi = _grow(chunks, me, ordinal, max_chars)
+                lo, hi = _grow(chunks, me, ordinal, max_chars, scope)
                 if any(lo <= b and hi >= a for a, b in taken.get(hit.document_id, [])):
                     continue  # this stretch is already a better hit's passage
                 taken.setdefault(hit.document_id, []).append((lo, hi))
@@ -119,24 +122,27 @@ def _touch(a: Any, b: Any) -> bool:
     return a.char_end + len(_SEPARATOR) >= b.char_start
 
 
-def _grow(chunks: dict[int, Any], me: Any, ordinal: int, max_chars: int) -> tuple[int, int]:
+def _grow(chunks: dict[int, Any], me: Any, ordinal: int, max_chars: int,
+          scope: Literal["section", "page"]) -> tuple[int, int]:
+    """The ordinals ``lo..hi`` of the passage around chunk ``ordinal``: its own section first."""
     lo = hi = ordinal
     length = len(me.text)
-    grew = max_chars > 0
-    while grew:
-        grew = False
-        for side in (-1, 1):
-            edge = lo if side < 0 else hi
-            other = chunks.get(edge + side)
-            if (other is None or other.heading_path != me.heading_path
-                    or other.page != me.page or abs(edge + side - ordinal) > _GROW_CHUNKS
-                    or length + len(other.text) > max_chars
-                    or not (_touch(other, chunks[edge]) if side < 0
-                            else _touch(chunks[edge], other))):
-                continue
-            length += len(other.text)
-            lo, hi = (edge + side, hi) if side < 0 else (lo, edge + side)
-            grew = True
+    for same_section in ((True, False) if scope == "page" else (True,)):
+        grew = max_chars > 0
+        while grew:
+            grew = False
+            for side in (-1, 1):
+                edge = lo if side < 0 else hi
+                other = chunks.get(edge + side)
+                if (other is None or (same_section and other.heading_path != me.heading_path)
+                        or other.page != me.page or abs(edge + side - ordinal) > _GROW_CHUNKS
+                        or length + len(other.text) > max_chars
+                        or not (_touch(other, chunks[edge]) if side < 0
+                                else _touch(chunks[edge], other))):
+                    continue
+                length += len(other.text)
+                lo, hi = (edge + side, hi) if side < 0 else (lo, edge + side)
+                grew = True
     return lo, hi
 
 

@@ -262,7 +262,8 @@ class Retriever:
             hits = [hits[i] for i in order]
         if s.passage_max_chars or s.neighbours:
             ordinals = {c: rows[c][0].ordinal for c, _ in ranked}
-            return grow_passages(session, hits, ordinals, k, s.passage_max_chars, s.neighbours)
+            return grow_passages(session, hits, ordinals, k, s.passage_max_chars, s.neighbours,
+                                 s.passage_scope)
         return hits[:k]
 
     # -- helpers -------------------------------------------------------------------------

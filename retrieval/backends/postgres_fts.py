@@ -25,8 +25,9 @@ def tsquery(question: str, max_terms: int = 32) -> str:
 class PostgresKeywordIndex:
     """Full-text search restricted to one collection's ready documents (PostgreSQL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, heading_weight: float = 0.1) -> None:
         self._total = PassageCount()
+        self.heading_weight = heading_weight
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -62,13 +63,15 @@ class PostgresKeywordIndex:
         query = tsquery(question)
         if not query:
             return []
-        params: dict[str, object] = {"q": query, "cid": collection_id, "k": k}
+        # ts_rank_cd's weights are {D, C, B, A}: the heading path is B, the text A.
+        params: dict[str, object] = {"q": query, "cid": collection_id, "k": k,
+                                     "w": [0.1, 0.2, self.heading_weight, 1.0]}
         restrict = ""
         if allowed_document_ids is not None:
             restrict = "AND d.id = ANY(:docs) "
             params["docs"] = sorted(int(i) for i in allowed_document_ids)
         statement = text(
-            "SELECT c.id, ts_rank_cd(c.search_vector, q.query) AS score "
+            "SELECT c.id, ts_rank_cd(CAST(:w AS float4[]), c.search_vector, q.query) AS score "
             "FROM chunks c JOIN documents d ON d.id = c.document_id, "
             "to_tsquery('english', :q) AS q(query) "
             "WHERE c.search_vector @@ q.query AND d.collection_id = :cid "

@@ -36,8 +36,9 @@ class SqliteKeywordIndex:
     the bound.
     """
 
-    def __init__(self, max_postings: int = 20_000) -> None:
+    def __init__(self, max_postings: int = 20_000, heading_weight: float = 0.1) -> None:
         self._total = PassageCount()
+        self.heading_weight = heading_weight
         self._postings = PostingCounts()
         self.max_postings = max_postings
         self._json: dict[int, tuple[Collection[int], str]] = {}
@@ -75,7 +76,7 @@ class SqliteKeywordIndex:
         terms = query_terms(question, 32)
         if not terms:
             return []
-        params: dict[str, object] = {"cid": collection_id, "k": k}
+        params: dict[str, object] = {"cid": collection_id, "k": k, "hw": self.heading_weight}
         where = "WHERE d.collection_id = :cid AND d.status = 'ready' "
         # Rank inside FTS5 alone first, then look up only the best rows' documents: on a
         # large index the per-match joins cost twice the ranking. The reader's documents are
@@ -84,19 +85,19 @@ class SqliteKeywordIndex:
         # over-fetched rows pass; otherwise the joined form, restricted inside the SQL.
         ranked_first = text(
             "SELECT c.id, -f.rank, d.id FROM (SELECT rowid AS id, "
-            "bm25(chunks_fts, 1.0, 0.5) AS rank "
+            "bm25(chunks_fts, 1.0, :hw) AS rank "
             "FROM chunks_fts WHERE chunks_fts MATCH :q ORDER BY rank LIMIT :over) f "
             "JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id "
             + where + "ORDER BY f.rank"
         )
         joined = text(
-            "SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) AS score "
+            "SELECT c.id, -bm25(chunks_fts, 1.0, :hw) AS score "
             "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
             "JOIN documents d ON d.id = c.document_id "
             "WHERE chunks_fts MATCH :q AND " + where.removeprefix("WHERE ")
             + ("AND d.id IN (SELECT value FROM json_each(:docs)) "
                if allowed_document_ids is not None else "")
-            + "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT :k"
+            + "ORDER BY bm25(chunks_fts, 1.0, :hw) LIMIT :k"
         )
 
         def run(words: list[str]) -> list[Any]:

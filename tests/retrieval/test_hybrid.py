@@ -62,6 +62,27 @@ def test_hybrid_finds_rare_exact_terms(stack, ingestor, tmp_path: Path) -> None:
         assert -1 <= hits[0].score <= 1  # cosine reported whatever ranked it
 
 
+def test_heading_words_weigh_less_than_a_chunks_own_text(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """retrieval.keyword_heading_weight: every chunk under a heading shares its words."""
+    # The chunk's text starts with its own heading ("Husbandry"); the outer one is path only.
+    _add(ingestor, tmp_path, "husbandry.md", "# Zebrafish\n\n## Husbandry\n\nThe tanks are cleaned weekly.\n")
+    _add(ingestor, tmp_path, "notes.md",
+         "# Lab notes\n\nWe feed the zebrafish twice a day and note it in the log book.\n")
+    stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": "keyword"})
+    assert stack.keyword.heading_weight == stack.retriever.settings.keyword_heading_weight == 0.1
+
+    def scores() -> dict[str, float]:
+        return {h.document: h.keyword_score for h in stack.retriever.search("zebrafish", "c", 2)}
+
+    low = scores()
+    assert list(low) == ["notes.md", "husbandry.md"]  # the word in its own text first
+    stack.keyword.heading_weight = 1.0
+    high = scores()
+    assert high["husbandry.md"] > low["husbandry.md"]
+    if stack.engine.dialect.name == "sqlite":  # BM25: the short heading column then wins
+        assert list(high) == ["husbandry.md", "notes.md"]
+
+
 def test_filters_apply_inside_the_search(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """SECURITY row 3 in small: one allowed document among many is still found at rank 1."""
     target = None
