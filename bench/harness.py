@@ -518,7 +518,7 @@ class SetResult:
 def _per_question(questions: Sequence[Question], results: Sequence[Retrieved]
                   ) -> list[dict[str, Any]]:
     ranks = first_hit_ranks(questions, results)
-    return [{"id": q.id, "rank": rank,
+    return [{"id": q.id, "answerable": q.answerable, "rank": rank,
              "top_score": None if r.top_score is None else round(r.top_score, 4),
              "doc_rank": next((i for i, d in enumerate(r.documents, 1) if d == q.document),
                               None)}
@@ -594,6 +594,86 @@ def macro_average(results: Sequence[SetResult]) -> list[Report]:
         )
         out.append(report)
     return out
+
+
+# -- against the recipe: paired differences with bootstrap intervals ------------------------
+
+BOOTSTRAP_DRAWS = 5000
+
+
+def _question_deltas(res: SetResult, system: str) -> dict[str, list[float]] | None:
+    """Per answerable question, ``system`` minus the recipe: reciprocal rank (@10) and Hit@5."""
+    base = {row["id"]: row for row in res.per_question.get(BASELINE, [])}
+    rows = res.per_question.get(system)
+    if not base or rows is None:
+        return None
+
+    def rr(rank: int | None) -> float:
+        return 1 / rank if rank is not None and rank <= 10 else 0.0
+
+    def hit5(rank: int | None) -> float:
+        return 1.0 if rank is not None and rank <= 5 else 0.0
+
+    pairs = [(row["rank"], base[row["id"]]["rank"]) for row in rows
+             if row.get("answerable", True) and row["id"] in base]
+    return {"mrr10": [rr(a) - rr(b) for a, b in pairs],
+            "hit5": [hit5(a) - hit5(b) for a, b in pairs]}
+
+
+def paired_bootstrap(groups: Sequence[Sequence[float]], draws: int = BOOTSTRAP_DRAWS,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """Mean of per-group means of paired differences, and its 95% percentile interval.
+
+    Each group (one set's questions) is resampled with replacement on its own, so a macro
+    average over sets is resampled set by set; one group is the plain paired bootstrap. The
+    interval is what the question sample allows: one that spans 0 is no evidence either way.
+    """
+    import numpy as np
+
+    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
+    if not groups:
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = np.zeros(draws)
+    for g in groups:
+        means += g[rng.integers(0, len(g), size=(draws, len(g)))].mean(axis=1)
+    means /= len(groups)
+    point = float(np.mean([g.mean() for g in groups]))
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return point, float(lo), float(hi)
+
+
+def versus_baseline(results: Sequence[SetResult]) -> list[dict[str, Any]]:
+    """Every Enclave system against the recipe, per set and (over several sets) macro:
+    ``{"set", "system", "n", "hit5": (diff, lo, hi), "mrr10": (diff, lo, hi)}``."""
+    out: list[dict[str, Any]] = []
+    systems = list(dict.fromkeys(s for res in results for s in res.per_question
+                                 if s != BASELINE))
+    for system in systems:
+        per_set = [(res.name, d) for res in results
+                   if (d := _question_deltas(res, system)) is not None]
+        for name, d in per_set:
+            out.append({"set": name, "system": system, "n": len(d["mrr10"]),
+                        "hit5": paired_bootstrap([d["hit5"]]),
+                        "mrr10": paired_bootstrap([d["mrr10"]])})
+        if len(per_set) > 1:
+            out.append({"set": "macro", "system": system,
+                        "n": sum(len(d["mrr10"]) for _, d in per_set),
+                        "hit5": paired_bootstrap([d["hit5"] for _, d in per_set]),
+                        "mrr10": paired_bootstrap([d["mrr10"] for _, d in per_set])})
+    return out
+
+
+def format_versus(rows: Sequence[dict[str, Any]]) -> str:
+    """A Markdown table of :func:`versus_baseline`."""
+    def cell(v: tuple[float, float, float]) -> str:
+        return f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
+
+    lines = ["| set | system | answerable | Hit@5 - recipe [95% CI] | MRR@10 - recipe [95% CI] |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['set']} | {r['system']} | {r['n']} | {cell(r['hit5'])} | {cell(r['mrr10'])} |"
+              for r in rows]
+    return "\n".join(lines)
 
 
 # -- tables ----------------------------------------------------------------------------------

@@ -160,6 +160,42 @@ def test_harness_scores_containment_abstention_and_splits(tmp_path: Path) -> Non
     assert len(load_questions(path, "all")) == len(load_questions(path)) == 3
 
 
+def test_paired_bootstrap_interval() -> None:
+    from bench.harness import paired_bootstrap
+
+    assert paired_bootstrap([[0.0, 0.0, 0.0]]) == (0.0, 0.0, 0.0)
+    assert paired_bootstrap([[1.0] * 5]) == (1.0, 1.0, 1.0)
+    mixed = [1.0, -1.0, 0.5, 0.0, 0.25, -0.5, 1.0, 0.0]
+    point, lo, hi = paired_bootstrap([mixed])
+    assert point == pytest.approx(sum(mixed) / len(mixed))
+    assert lo < point < hi and lo < 0 < hi  # eight noisy questions cannot tell the two apart
+    assert paired_bootstrap([mixed]) == (point, lo, hi)  # seeded: the same run, the same table
+    # Macro: each set weighs the same whatever its size, and is resampled on its own.
+    assert paired_bootstrap([[1.0] * 10, [0.0] * 100]) == (0.5, 0.5, 0.5)
+    assert paired_bootstrap([]) == (0.0, 0.0, 0.0)
+
+
+def test_versus_baseline_pairs_answerable_questions() -> None:
+    from bench.harness import BASELINE, SetResult, format_versus, versus_baseline
+
+    def rows(ranks: list[int | None]) -> list[dict[str, object]]:
+        return [{"id": i, "answerable": i != "u", "rank": r}
+                for i, r in zip(["a", "b", "c", "u"], ranks, strict=True)]
+
+    res = SetResult("s", "test", False, 4, [], {}, {}, {
+        BASELINE: rows([1, None, 3, None]), "enclave-default": rows([2, 1, 12, None])})
+    (only,) = versus_baseline([res])
+    assert only["set"] == "s" and only["system"] == "enclave-default" and only["n"] == 3
+    assert only["mrr10"][0] == pytest.approx(((0.5 - 1) + (1 - 0) + (0 - 1 / 3)) / 3)
+    assert only["hit5"][0] == pytest.approx((0 + 1 - 1) / 3)
+    both = versus_baseline([res, res])
+    assert [r["set"] for r in both] == ["s", "s", "macro"] and both[-1]["n"] == 6
+    assert both[-1]["mrr10"][0] == pytest.approx(only["mrr10"][0])
+    assert "| macro | enclave-default | 6 |" in format_versus(both)
+    assert versus_baseline([SetResult("s", "test", False, 4, [], {}, {},
+                                      {"enclave-default": rows([1, 1, 1, None])})]) == []
+
+
 # -- slices through the real harness (slow) --------------------------------------------------
 
 #: Floors well below what the current defaults measured on each slice (slice questions, slice
