@@ -370,10 +370,7 @@ def run_enclave(
             out: dict[str, list[Retrieved]] = {}
             floors: dict[str, float] = {}
             for name, variant in variants.items():
-                stack.retriever.settings = base.model_copy(update=variant)
-                if stack.keyword is not None and hasattr(stack.keyword, "heading_weight"):
-                    # Read by the keyword index itself (built once per stack).
-                    stack.keyword.heading_weight = stack.retriever.settings.keyword_heading_weight
+                _use_retrieval_settings(stack, base.model_copy(update=variant))
                 floors[name] = stack.retriever.settings.min_score
                 for q in questions[:warm]:
                     stack.retriever.search(q.question, "eval", k)
@@ -389,9 +386,7 @@ def run_enclave(
                 out[name] = runs
                 if progress:
                     progress(f"enclave[{name}]: done")
-            stack.retriever.settings = base
-            if stack.keyword is not None and hasattr(stack.keyword, "heading_weight"):
-                stack.keyword.heading_weight = base.keyword_heading_weight
+            _use_retrieval_settings(stack, base)
             info = {"files": len(results), "chunks": chunks,
                     "ingest_seconds": round(ingest_s, 1), "min_score": floors}
             if retried:
@@ -401,6 +396,14 @@ def run_enclave(
             return out, info
         finally:
             stack.close()
+
+
+def _use_retrieval_settings(stack: Any, settings: Any) -> None:
+    """Search with ``settings`` from now on: the retriever's, and the keyword index's heading
+    weight, which the index itself reads (it is built once per stack)."""
+    stack.retriever.settings = settings
+    if stack.keyword is not None and hasattr(stack.keyword, "heading_weight"):
+        stack.keyword.heading_weight = settings.keyword_heading_weight
 
 
 def _docx_loader(path: Path) -> list[Any]:
