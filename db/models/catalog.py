@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, now
@@ -79,13 +79,17 @@ class Chunk(Base):
     """
 
     __tablename__ = "chunks"
-    # Never reuse a deleted chunk's id: it may still sit in a FAISS file after a crash.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # A document's chunks in order: passages read a hit's neighbours by ordinal range
+        # (retrieval.passages); on a long document the document id alone left thousands of
+        # rows to scan per hit. Also serves every lookup by document id.
+        Index("ix_chunks_document_ordinal", "document_id", "ordinal"),
+        # Never reuse a deleted chunk's id: it may still sit in a FAISS file after a crash.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), index=True
-    )
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
     ordinal: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), default="text")
