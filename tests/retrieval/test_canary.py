@@ -205,12 +205,17 @@ def test_no_foreign_canary_reaches_any_user(stack, tenants, monkeypatch) -> None
                         foreign_canaries += sum(c in shown for c in forbidden)
                     own = next((d for d in readable if d["canary"] == question), None)
                     if own is not None and config["mode"] != "dense":
-                        # the user's own canaries are found at rank 1: the filter is not vacuous
-                        assert hits and own["canary"] in hits[0].text, (config, user.user)
+                        # The user's own canaries are found (the filter is not vacuous): at
+                        # rank 1 by the keyword leg alone; in hybrid mode among the hits, as
+                        # the dense leg reads a random hex string as noise and may put a
+                        # sibling document of the same tenant and group first.
+                        ranked = [own["canary"] in h.text for h in hits]
+                        assert any(ranked[:1] if config["mode"] == "keyword" else ranked), (
+                            config, user.user)
                         found_own += 1
     elapsed = time.perf_counter() - t0
     print(f"canary: {searched} searches, {returned} hits, {foreign_ids} foreign chunk ids, "  # noqa: T201
-          f"{foreign_canaries} foreign canaries, {found_own} own canaries at rank 1, "
+          f"{foreign_canaries} foreign canaries, {found_own} own canaries found, "
           f"{elapsed:.1f}s")
     assert foreign_ids == 0
     assert foreign_canaries == 0
