@@ -187,6 +187,16 @@ def contained_share(questions: Sequence[Question], chunks: Sequence[tuple[str, s
     return found / len(answerable)
 
 
+def _hit(rank: int | None, k: int) -> float:
+    """1 when the first hit is in the top ``k``, else 0 (Hit@k of one question)."""
+    return 1.0 if rank is not None and rank <= k else 0.0
+
+
+def _reciprocal_rank(rank: int | None) -> float:
+    """1 / rank of the first hit within the top 10, else 0 (MRR@10 of one question)."""
+    return 1 / rank if rank is not None and rank <= 10 else 0.0
+
+
 def score(
     system: str, questions: Sequence[Question], results: Sequence[Retrieved], *,
     chunks: Sequence[tuple[str, str]] | None = None, floor: float | None = None,
@@ -197,8 +207,8 @@ def score(
     answerable = [(q, r, f) for q, r, f in zip(questions, results, ranks, strict=True)
                   if q.answerable]
     n = len(answerable) or 1
-    hit_at = {k: sum(1 for _, _, f in answerable if f is not None and f <= k) / n for k in KS}
-    mrr = sum(1 / f for _, _, f in answerable if f is not None and f <= 10) / n
+    hit_at = {k: sum(_hit(f, k) for _, _, f in answerable) / n for k in KS}
+    mrr = sum(_reciprocal_rank(f) for _, _, f in answerable) / n
     doc_recall = {
         k: sum(1 for q, r, _ in answerable if q.document in r.documents[:k]) / n for k in KS
     }
@@ -610,17 +620,10 @@ def _question_deltas(res: SetResult, system: str) -> dict[str, list[float]] | No
     rows = res.per_question.get(system)
     if not base or rows is None:
         return None
-
-    def rr(rank: int | None) -> float:
-        return 1 / rank if rank is not None and rank <= 10 else 0.0
-
-    def hit5(rank: int | None) -> float:
-        return 1.0 if rank is not None and rank <= 5 else 0.0
-
     pairs = [(row["rank"], base[row["id"]]["rank"]) for row in rows
              if row.get("answerable", True) and row["id"] in base]
-    return {"mrr10": [rr(a) - rr(b) for a, b in pairs],
-            "hit5": [hit5(a) - hit5(b) for a, b in pairs]}
+    return {"mrr10": [_reciprocal_rank(a) - _reciprocal_rank(b) for a, b in pairs],
+            "hit5": [_hit(a, 5) - _hit(b, 5) for a, b in pairs]}
 
 
 def paired_bootstrap(groups: Sequence[Sequence[float]], draws: int = BOOTSTRAP_DRAWS,

@@ -2,8 +2,9 @@
 
 Passages are grown from a hit's neighbouring chunks, read by ordinal range within the hit's
 document (``retrieval.passages``). With only ``ix_chunks_document_id`` each range read every
-chunk of the document: on the long-PDF evaluation set (three documents, 5,376 chunks) search
-p95 went from 73 to 31-44 ms with this index (bench/README.md). The composite index still
+chunk of the document: on the long-PDF evaluation set (three documents, 5,376 chunks), old and
+new index alternating on the same data, search median went from 46-50 to 29-31 ms and p95 from
+64-68 to 33-45 ms (bench/README.md). The composite index still
 serves every lookup by document id (its leading column), so the old one is dropped.
 
 Revision ID: 0013
