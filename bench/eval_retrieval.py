@@ -58,6 +58,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "passages-in-section": {"passage_scope": "section"},  # the default before 2026-12-06
     "keyword-heading-0.5": {"keyword_heading_weight": 0.5},  # likewise
     "keyword-heading-0": {"keyword_heading_weight": 0.0},
+    "keyword-no-phrases": {"keyword_phrases": False},  # the default before 2026-12-07
 }
 
 

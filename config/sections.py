@@ -277,6 +277,13 @@ class RetrievalSettings(_Section):
         "them apart. The dense leg still reads the headings. Chosen on the tune halves "
         "(bench/README.md).",
     )
+    keyword_phrases: bool = Field(
+        True,
+        description="Also match the question's code identifiers and hyphenated names "
+        "(ca-bundle.crt, CURLOPT_WRITEDATA, os.path.join) as phrases in the keyword leg, so "
+        "passages naming the same thing rank above those sharing one of its words. Chosen "
+        "on the tune halves and checked on the test halves (bench/README.md).",
+    )
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted",
         description="hybrid fusion: rrf (reciprocal rank) or weighted (min-max normalised "

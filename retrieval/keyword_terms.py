@@ -33,6 +33,40 @@ def query_terms(question: str, max_terms: int = 32) -> list[str]:
     return terms[:max_terms]
 
 
+# A code identifier or hyphenated name: words joined by . _ : or - ("ca-bundle.crt",
+# "CURLOPT_WRITEDATA", "os.path.join", "H.263-RTP"). "/" is left out: "delete/rename" is a
+# choice between words, not one name.
+_IDENT_RE = re.compile(r"[^\W_]+(?:[._:\-]+[^\W_]+)+", re.UNICODE)
+
+
+def query_phrases(question: str, max_phrases: int = 8) -> list[str]:
+    """The question's code identifiers and hyphenated names (lower case), in order.
+
+    SQLite's tokenizer splits "ca-bundle.crt" into ca / bundle / crt, so a question naming it
+    matches any passage with one of the words; searched as a phrase as well
+    (:func:`phrase_words`), the passages that name the same thing rank above those that
+    merely share a word. PostgreSQL's parser keeps "ca-bundle.crt" and "os.path.join" whole,
+    as one lexeme its word-by-word query never matches; ``phraseto_tsquery`` of the
+    identifier parses it as the documents were.
+    """
+    out: list[str] = []
+    for ident in _IDENT_RE.findall(question.lower()):
+        words = phrase_words(ident)
+        if 2 <= len(words) <= 8 and all(len(w) <= 64 for w in words) and ident not in out:
+            out.append(ident)
+    return out[:max_phrases]
+
+
+def phrase_words(identifier: str) -> list[str]:
+    """The words of an identifier as the keyword query reads words (ca-bundle.crt: ca bundle crt)."""
+    return _TOKEN_RE.findall(identifier.lower())
+
+
+def is_stopword(word: str) -> bool:
+    """Whether ``word`` (lower case) is one of the words :func:`query_terms` leaves out."""
+    return word in _STOPWORDS
+
+
 class PassageCount:
     """The number of passages in the index, re-counted at most once per ``ttl_s`` seconds."""
 

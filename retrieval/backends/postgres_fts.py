@@ -14,7 +14,7 @@ from collections.abc import Collection
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from retrieval.keyword_terms import PassageCount, query_terms
+from retrieval.keyword_terms import PassageCount, query_phrases, query_terms
 
 
 def tsquery(question: str, max_terms: int = 32) -> str:
@@ -25,9 +25,10 @@ def tsquery(question: str, max_terms: int = 32) -> str:
 class PostgresKeywordIndex:
     """Full-text search restricted to one collection's ready documents (PostgreSQL)."""
 
-    def __init__(self, heading_weight: float = 0.1) -> None:
+    def __init__(self, heading_weight: float = 0.1, phrases: bool = True) -> None:
         self._total = PassageCount()
         self.heading_weight = heading_weight
+        self.phrases = phrases
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -61,19 +62,29 @@ class PostgresKeywordIndex:
         if allowed_document_ids is not None and len(allowed_document_ids) == 0:
             return []
         query = tsquery(question)
+        phrases = query_phrases(question) if self.phrases else []
         if not query:
             return []
         # ts_rank_cd's weights are {D, C, B, A}: the heading path is B, the text A.
         params: dict[str, object] = {"q": query, "cid": collection_id, "k": k,
                                      "w": [0.1, 0.2, self.heading_weight, 1.0]}
+        match = "to_tsquery('english', :q)"
+        rank = "ts_rank_cd(CAST(:w AS float4[]), c.search_vector, q.query)"
+        if phrases:
+            # Each identifier parsed as the documents were (one lexeme or a phrase), OR-ed
+            # into the match; the passages naming it also get the identifiers' own rank.
+            named = " || ".join(f"phraseto_tsquery('english', :p{i})" for i in range(len(phrases)))
+            params.update((f"p{i}", p) for i, p in enumerate(phrases))
+            match = f"(SELECT {match} || {named})"
+            rank += f" + ts_rank_cd(CAST(:w AS float4[]), c.search_vector, {named})"
         restrict = ""
         if allowed_document_ids is not None:
             restrict = "AND d.id = ANY(:docs) "
             params["docs"] = sorted(int(i) for i in allowed_document_ids)
         statement = text(
-            "SELECT c.id, ts_rank_cd(CAST(:w AS float4[]), c.search_vector, q.query) AS score "
+            "SELECT c.id, " + rank + " AS score "
             "FROM chunks c JOIN documents d ON d.id = c.document_id, "
-            "to_tsquery('english', :q) AS q(query) "
+            + match + " AS q(query) "
             "WHERE c.search_vector @@ q.query AND d.collection_id = :cid "
             "AND d.status = 'ready' " + restrict
             + "ORDER BY score DESC, c.id LIMIT :k"

@@ -18,12 +18,24 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from retrieval.evidence import stems
-from retrieval.keyword_terms import PassageCount, PostingCounts, query_terms
+from retrieval.keyword_terms import (
+    PassageCount,
+    PostingCounts,
+    is_stopword,
+    phrase_words,
+    query_phrases,
+    query_terms,
+)
 
 
 def fts_query(question: str, max_terms: int = 32) -> str:
-    """An FTS5 query OR-ing the question's distinct content words (each quoted)."""
-    return _or(query_terms(question, max_terms))
+    """An FTS5 query: the question's content words (each quoted) and identifiers, OR-ed.
+
+    Code identifiers and hyphenated names are quoted whole, which FTS5 matches as a phrase:
+    what :meth:`SqliteKeywordIndex.search` runs while the words stay within its bound.
+    """
+    return _or(query_terms(question, max_terms)
+               + [" ".join(phrase_words(p)) for p in query_phrases(question)])
 
 
 class SqliteKeywordIndex:
@@ -33,12 +45,16 @@ class SqliteKeywordIndex:
     that contains a query word, so when the words' passage counts add up to more than this,
     the most common words (lowest IDF, least effect on the ranking) are left out of the
     match until the rest fit; the rarest word always stays. Small collections never reach
-    the bound.
+    the bound. With ``phrases`` the question's code identifiers and hyphenated names
+    (:func:`~retrieval.keyword_terms.query_phrases`) are matched as phrases as well, each
+    while every word of it is in the match.
     """
 
-    def __init__(self, max_postings: int = 20_000, heading_weight: float = 0.1) -> None:
+    def __init__(self, max_postings: int = 20_000, heading_weight: float = 0.1,
+                 phrases: bool = True) -> None:
         self._total = PassageCount()
         self.heading_weight = heading_weight
+        self.phrases = phrases
         self._postings = PostingCounts()
         self.max_postings = max_postings
         self._json: dict[int, tuple[Collection[int], str]] = {}
@@ -100,8 +116,12 @@ class SqliteKeywordIndex:
             + "ORDER BY bm25(chunks_fts, 1.0, :hw) LIMIT :k"
         )
 
+        phrases = [phrase_words(p) for p in query_phrases(question)] if self.phrases else []
+
         def run(words: list[str]) -> list[Any]:
-            args = {**params, "q": _or(words), "over": 8 * k}
+            kept = set(words)
+            args = {**params, "over": 8 * k, "q": _or(words + [
+                " ".join(p) for p in phrases if all(w in kept or is_stopword(w) for w in p)])}
             rows = [(cid, score) for cid, score, doc in session.execute(ranked_first, args)
                     if allowed_document_ids is None or doc in allowed_document_ids][:k]
             if len(rows) >= k:
@@ -161,4 +181,5 @@ class SqliteKeywordIndex:
 
 
 def _or(terms: list[str]) -> str:
+    """FTS5's OR of quoted terms; a quoted string of several words matches them as a phrase."""
     return " OR ".join(f'"{t}"' for t in terms)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from retrieval.backends.sqlite_fts import fts_query
+from retrieval.keyword_terms import phrase_words, query_phrases
 from retrieval.retriever import SearchFilter
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
@@ -18,6 +19,46 @@ def test_fts_query_keeps_content_words_only() -> None:
     assert fts_query("the of and") == ""
     assert '"' not in fts_query('quote " inject').replace('"quote"', "").replace(
         '"inject"', "").replace(" OR ", "")
+
+
+def test_code_identifiers_and_hyphenated_names_become_phrases() -> None:
+    question = "Why is ca-bundle.crt, CURLOPT_WRITEDATA or H.263-RTP not updated on delete/rename?"
+    # "/" is a choice between words, not one name
+    assert query_phrases(question) == ["ca-bundle.crt", "curlopt_writedata", "h.263-rtp"]
+    assert [phrase_words(p) for p in query_phrases(question)] == [
+        ["ca", "bundle", "crt"], ["curlopt", "writedata"], ["h", "263", "rtp"]]
+    assert query_phrases("What is the hotel cap per night?") == []
+    assert fts_query("Where is ca-bundle.crt?") == '"ca" OR "bundle" OR "crt" OR "ca bundle crt"'
+
+
+def test_identifier_phrase_ranks_the_passage_naming_it_first(stack, ingestor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """retrieval.keyword_phrases: "ca-bundle.crt" asked, the passage naming it is found and,
+    in BM25 (SQLite), ranks above one that uses its words more often, apart."""
+    for i in range(12):
+        _add(ingestor, tmp_path, f"policy-{i}.md",
+             f"# Policy {i}\n\nEmployees must follow procedure number {i} when travelling.\n")
+    _add(ingestor, tmp_path, "words.md",
+         "# Certificates\n\nA CA signs certificates. Keep the bundle of CA certificates in a crt "
+         "file; every bundle is one crt file.\n")
+    _add(ingestor, tmp_path, "name.md",
+         "# Release files\n\nThe release ships ca-bundle.crt next to the program.\n")
+    stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": "keyword"})
+    assert stack.keyword.phrases is stack.retriever.settings.keyword_phrases is True
+
+    def found() -> list[str]:
+        return [h.document for h in stack.retriever.search("Where is ca-bundle.crt?", "c", 2)]
+
+    if stack.engine.dialect.name == "postgresql":
+        # PostgreSQL's parser indexes "ca-bundle.crt" as one lexeme: word by word, the
+        # passage naming it is not found at all; its phrase finds it. (Cover density counts
+        # the other passage's six word matches higher: rank 2.)
+        assert "name.md" in found()
+        stack.keyword.phrases = False
+        assert found() == ["words.md"]
+    else:
+        assert found() == ["name.md", "words.md"]
+        stack.keyword.phrases = False
+        assert found() == ["words.md", "name.md"]  # each word on its own: repeating them wins
 
 
 def _add(ingestor, tmp_path: Path, name: str, body: str):  # type: ignore[no-untyped-def]
