@@ -263,7 +263,7 @@ class RetrievalSettings(_Section):
     )
     keyword_max_postings: int = Field(
         20_000, ge=100,
-        description="sqlite-fts: when a question's words occur in more passages than this "
+        description="When a question's words occur in more passages than this "
         "together, the most common words are left out of the keyword match (lowest IDF) "
         "until the rest fit, and a word above it on its own is no keyword (the dense leg "
         "still reads it); bounds keyword latency on large collections (bench/scale.py). "

@@ -83,6 +83,25 @@ class PassageCount:
         return self._counted[1]
 
 
+class AverageLength:
+    """The mean token count of the index's passages (BM25's average length).
+
+    Re-read at most once per ``ttl_s`` seconds.
+    """
+
+    def __init__(self, ttl_s: float = 60.0) -> None:
+        self._ttl_s = ttl_s
+        self._read: tuple[float, float] | None = None
+
+    def get(self, session: Session) -> float:
+        """The mean, from the cache when it is fresh enough (1 for an empty index)."""
+        now = time.monotonic()
+        if self._read is None or now - self._read[0] > self._ttl_s:
+            mean = session.execute(text("SELECT avg(token_count) FROM chunks")).scalar()
+            self._read = (now, float(mean or 1.0) or 1.0)
+        return self._read[1]
+
+
 class PostingCounts:
     """Passages per index term, remembered for ``ttl_s`` seconds (for bounding query work).
 

@@ -101,7 +101,8 @@ def build_keyword_index(settings: Settings, engine: Engine) -> KeywordIndex | No
         if dialect != "postgresql":
             raise ValueError("retrieval.keyword_backend postgres-fts needs a PostgreSQL catalog")
         return PostgresKeywordIndex(settings.retrieval.keyword_heading_weight,
-                                    settings.retrieval.keyword_phrases)
+                                    settings.retrieval.keyword_phrases,
+                                    settings.retrieval.keyword_max_postings)
     if backend == "none":
         return None
     raise ValueError(f"unknown retrieval.keyword_backend {backend!r}")

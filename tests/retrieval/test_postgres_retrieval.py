@@ -56,6 +56,25 @@ def test_keyword_leg_runs_on_postgres_and_follows_the_catalog(pg_stack, tmp_path
     assert ingestor.check() == []
 
 
+def test_keyword_leg_weighs_rare_words_above_common_ones(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """BM25, not ts_rank_cd: a rare question word decides over a common one repeated."""
+    ingestor = build_ingestor(pg_stack)
+    for i in range(4):  # "tool" in 5 passages of 12: common, but weighed (IDF > 0)
+        _add(ingestor, tmp_path, f"tool-{i}.md",
+             f"# Tool {i}\n\nThe tool prints output. Run the tool again to print output {i}.\n")
+    for i in range(6):
+        _add(ingestor, tmp_path, f"policy-{i}.md",
+             f"# Policy {i}\n\nEmployees must follow procedure number {i} when travelling.\n")
+    _add(ingestor, tmp_path, "repeat.md",
+         "# Tool\n\nTool, tool, tool: the tool runs the tool with the tool's output.\n")
+    _add(ingestor, tmp_path, "redirect.md",
+         "# Redirects\n\nThe program follows a redirect when asked to.\n")
+    retriever = pg_stack.retriever
+    retriever.settings = retriever.settings.model_copy(update={"mode": "keyword"})
+    hits = retriever.search("Does the tool handle a redirect?", "c", 3)
+    assert [h.document for h in hits][:2] == ["redirect.md", "repeat.md"]
+
+
 def test_access_control_and_abstention_signals_on_postgres(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ingestor = build_ingestor(pg_stack)
     _add(ingestor, tmp_path, "open.md", "# Canteen\n\nThe canteen serves lunch from noon.\n")
