@@ -42,22 +42,26 @@ class PostgresKeywordIndex:
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
 
-        One GIN-index lookup per stem (a question has a handful); PostgreSQL stems the stem
-        again with its own (Snowball) stemmer, which leaves Porter stems as they are or maps
-        them to the same lexeme as the full word.
+        One query, a GIN-index lookup per stem (a question has a handful). The index holds
+        PostgreSQL's (Snowball) stems of the words; a Porter stem is mostly the same lexeme,
+        but stemming it again can cut it further ("releas" -> "relea"), so it is looked up
+        both as it is and stemmed again. A stem that is one of PostgreSQL's
+        stop words ("other", "own", "few") is not indexed at all: it counts as in every
+        passage, not as a word the documents never use (which would make the abstention
+        model take it for an unknown name).
         """
         if not stems:
             return {}, 0
-        counts: dict[str, int] = {}
-        for stem in dict.fromkeys(stems):
-            n = session.execute(
-                text("SELECT count(*) FROM chunks "
-                     "WHERE search_vector @@ plainto_tsquery('english', :stem)"),
-                {"stem": stem},
-            ).scalar()
-            if n:
-                counts[stem] = int(n)
-        return counts, self._total.get(session)
+        total = self._total.get(session)
+        rows = session.execute(
+            text("SELECT s, CASE WHEN numnode(plainto_tsquery('english', s)) = 0 THEN -1 "
+                 "ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ "
+                 "(plainto_tsquery('english', s) || plainto_tsquery('simple', s))) END "
+                 "FROM unnest(CAST(:stems AS text[])) AS s"),
+            {"stems": list(dict.fromkeys(stems))},
+        ).all()
+        counts = {str(stem): (total if n < 0 else int(n)) for stem, n in rows}
+        return {stem: n for stem, n in counts.items() if n}, total
 
     def _lexeme_counts(self, session: Session, lexemes: list[str]
                        ) -> tuple[dict[str, int], int]:

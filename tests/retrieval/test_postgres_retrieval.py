@@ -15,6 +15,7 @@ from ingest.stack import build_ingestor
 from retrieval.acl import Principal, grant_collection, restrict_document
 from retrieval.backends.postgres_fts import PostgresKeywordIndex
 from retrieval.catalog import get_collection
+from retrieval.evidence import stems
 from retrieval.stack import RetrievalStack, build_retrieval
 from tests.conftest import make_settings
 
@@ -73,6 +74,20 @@ def test_keyword_leg_weighs_rare_words_above_common_ones(pg_stack, tmp_path) -> 
     retriever.settings = retriever.settings.model_copy(update={"mode": "keyword"})
     hits = retriever.search("Does the tool handle a redirect?", "c", 3)
     assert [h.document for h in hits][:2] == ["redirect.md", "repeat.md"]
+
+
+def test_term_counts_find_porter_stems_and_count_stop_words_everywhere(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The abstention model's term counts: Porter stems (retrieval.evidence.stems) against
+    PostgreSQL's Snowball lexemes. "releas" stemmed again is "relea"; "other" is one of
+    PostgreSQL's stop words, never indexed. Either counted 0 made a question "name something
+    the documents lack" and abstain."""
+    ingestor = build_ingestor(pg_stack)
+    _add(ingestor, tmp_path, "notes.md", "# Notes\n\nThe release notes list other changes.\n")
+    _add(ingestor, tmp_path, "faq.md", "# FAQ\n\nAsk on the mailing list.\n")
+    with pg_stack.sessions() as s:
+        counts, total = pg_stack.keyword.term_counts(s, stems(["release", "other", "zyxwv"]))
+    assert total == 2
+    assert counts == {"releas": 1, "other": 2}
 
 
 def test_access_control_and_abstention_signals_on_postgres(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
