@@ -46,8 +46,8 @@ def query_phrases(question: str, max_phrases: int = 8) -> list[str]:
     matches any passage with one of the words; searched as a phrase as well
     (:func:`phrase_words`), the passages that name the same thing rank above those that
     merely share a word. PostgreSQL's parser keeps "ca-bundle.crt" and "os.path.join" whole,
-    as one lexeme its word-by-word query never matches; ``phraseto_tsquery`` of the
-    identifier parses it as the documents were.
+    as one lexeme a word-by-word query never matches; parsed whole, the identifier gives the
+    lexeme the documents have.
     """
     out: list[str] = []
     for ident in _IDENT_RE.findall(question.lower()):
