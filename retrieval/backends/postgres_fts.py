@@ -126,8 +126,7 @@ class PostgresKeywordIndex:
         terms = []
         for i, (lexeme, n) in enumerate(kept):
             # FTS5's BM25 (k1 1.2, b 0.75); ts_rank_cd of one lexeme is its weighted count.
-            params[f"l{i}"], params[f"i{i}"] = lexeme, max(
-                math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
+            params[f"l{i}"], params[f"i{i}"] = lexeme, _idf(n, total)
             tf = (f"ts_rank_cd(CAST(:w AS float4[]), c.search_vector, "
                   f"CAST(quote_literal(:l{i}) AS tsquery))")
             terms.append(f":i{i} * {tf} * 2.2 / ({tf} + 1.2 * (0.25 + 0.75 * c.token_count "
@@ -145,6 +144,16 @@ class PostgresKeywordIndex:
         )
         rows = session.execute(statement, params).all()
         return [(int(cid), float(score)) for cid, score in rows]
+
+
+def _idf(n: int, total: int) -> float:
+    """FTS5's BM25 IDF of a lexeme in ``n`` of ``total`` passages, floored at 1e-6.
+
+    ``total`` is cached for a minute while lexeme counts can be newer (a document just added):
+    a count above it is read as the whole index.
+    """
+    total = max(total, n)
+    return max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
 
 
 def _bounded(lexemes: list[str], counts: list[int], total: int, max_postings: int

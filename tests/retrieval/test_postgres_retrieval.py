@@ -13,7 +13,7 @@ import pytest
 
 from ingest.stack import build_ingestor
 from retrieval.acl import Principal, grant_collection, restrict_document
-from retrieval.backends.postgres_fts import PostgresKeywordIndex
+from retrieval.backends.postgres_fts import PostgresKeywordIndex, _idf
 from retrieval.catalog import get_collection
 from retrieval.evidence import stems
 from retrieval.stack import RetrievalStack, build_retrieval
@@ -74,6 +74,13 @@ def test_keyword_leg_weighs_rare_words_above_common_ones(pg_stack, tmp_path) -> 
     retriever.settings = retriever.settings.model_copy(update={"mode": "keyword"})
     hits = retriever.search("Does the tool handle a redirect?", "c", 3)
     assert [h.document for h in hits][:2] == ["redirect.md", "repeat.md"]
+
+
+def test_idf_survives_a_passage_count_older_than_the_lexeme_counts() -> None:
+    """The passage count is cached for a minute, lexeme counts are fresh: a document added in
+    between gave log() a negative argument and every search a 500 (tests/test_cluster.py)."""
+    assert _idf(1, 12) > _idf(5, 12) > _idf(6, 12) == 1e-6
+    assert _idf(5, 1) == 1e-6
 
 
 def test_term_counts_find_porter_stems_and_count_stop_words_everywhere(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
