@@ -13,6 +13,8 @@ half as many tune-half questions (bench/README.md).
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections.abc import Collection
 
 from sqlalchemy import text
@@ -26,6 +28,8 @@ from retrieval.keyword_terms import (
     query_terms,
 )
 
+_TERM_COUNT_TTL_S = 60.0  # how long a word's non-zero passage count is reused
+
 
 class PostgresKeywordIndex:
     """Full-text search restricted to one collection's ready documents (PostgreSQL)."""
@@ -38,6 +42,8 @@ class PostgresKeywordIndex:
         self.heading_weight = heading_weight
         self.phrases = phrases
         self.max_postings = max_postings
+        self._term_counts: dict[str, tuple[float, int]] = {}  # stem -> (when counted, count)
+        self._lock = threading.Lock()
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -48,19 +54,35 @@ class PostgresKeywordIndex:
         both as it is and stemmed again. A stem that is one of PostgreSQL's
         stop words ("other", "own", "few") is not indexed at all: it counts as in every
         passage, not as a word the documents never use (which would make the abstention
-        model take it for an unknown name).
+        model take it for an unknown name). Non-zero counts are reused for a minute.
         """
         if not stems:
             return {}, 0
         total = self._total.get(session)
-        rows = session.execute(
-            text("SELECT s, CASE WHEN numnode(plainto_tsquery('english', s)) = 0 THEN -1 "
-                 "ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ "
-                 "(plainto_tsquery('english', s) || plainto_tsquery('simple', s))) END "
-                 "FROM unnest(CAST(:stems AS text[])) AS s"),
-            {"stems": list(dict.fromkeys(stems))},
-        ).all()
-        counts = {str(stem): (total if n < 0 else int(n)) for stem, n in rows}
+        wanted = list(dict.fromkeys(stems))
+        now = time.monotonic()
+        with self._lock:
+            counts = {s: hit[1] for s in wanted
+                      if (hit := self._term_counts.get(s)) is not None
+                      and now - hit[0] <= _TERM_COUNT_TTL_S}
+        missing = [s for s in wanted if s not in counts]
+        if missing:
+            rows = session.execute(
+                text("SELECT s, CASE WHEN numnode(plainto_tsquery('english', s)) = 0 THEN -1 "
+                     "ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ "
+                     "(plainto_tsquery('english', s) || plainto_tsquery('simple', s))) END "
+                     "FROM unnest(CAST(:stems AS text[])) AS s"),
+                {"stems": missing},
+            ).all()
+            fresh = {str(stem): (total if n < 0 else int(n)) for stem, n in rows}
+            counts.update(fresh)
+            with self._lock:
+                if len(self._term_counts) > 100_000:
+                    self._term_counts.clear()
+                # Only words found: counting a common word walks its whole posting list (the
+                # cost worth saving), while "in no passage" must see a new document at once and
+                # costs one index probe.
+                self._term_counts.update((s, (now, n)) for s, n in fresh.items() if n)
         return {stem: n for stem, n in counts.items() if n}, total
 
     def _lexeme_counts(self, session: Session, lexemes: list[str]

@@ -94,7 +94,12 @@ def test_term_counts_find_porter_stems_and_count_stop_words_everywhere(pg_stack,
     with pg_stack.sessions() as s:
         counts, total = pg_stack.keyword.term_counts(s, stems(["release", "other", "zyxwv"]))
     assert total == 2
-    assert counts == {"releas": 1, "other": 2}
+    assert counts == {"releas": 1, "other": 2}  # "zyxwv": in no passage
+    # A word in no passage is looked up again every time: a new document's words count at once
+    # (found counts are reused for a minute).
+    _add(ingestor, tmp_path, "new.md", "# New\n\nThe zyxwv appliance is in room 4.\n")
+    with pg_stack.sessions() as s:
+        assert pg_stack.keyword.term_counts(s, stems(["zyxwv"]))[0] == {"zyxwv": 1}
 
 
 def test_access_control_and_abstention_signals_on_postgres(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
