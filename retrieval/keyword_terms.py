@@ -67,39 +67,47 @@ def is_stopword(word: str) -> bool:
     return word in _STOPWORDS
 
 
+def fit_postings(terms: list[str], postings: list[int], max_postings: int) -> list[str]:
+    """``terms`` (in order) whose passage counts fit ``max_postings`` together, rarest first.
+
+    A term that alone occurs in more passages than the budget left is no keyword at this
+    scale (the dense leg still reads it); when every term is such a term, nothing is kept.
+    """
+    kept: set[str] = set()
+    budget = max_postings
+    for n, term in sorted(zip(postings, terms, strict=True)):
+        if n > budget:
+            break
+        kept.add(term)
+        budget -= n
+    return [t for t in terms if t in kept]
+
+
 class PassageCount:
-    """The number of passages in the index, re-counted at most once per ``ttl_s`` seconds."""
+    """The number of passages in the index and their mean token count (BM25's N, avgdl).
 
-    def __init__(self, ttl_s: float = 60.0) -> None:
-        self._ttl_s = ttl_s
-        self._counted: tuple[float, int] | None = None  # (when counted, passages)
-
-    def get(self, session: Session) -> int:
-        """The passage count, from the cache when it is fresh enough."""
-        now = time.monotonic()
-        if self._counted is None or now - self._counted[0] > self._ttl_s:
-            total = session.execute(text("SELECT count(*) FROM chunks")).scalar()
-            self._counted = (now, int(total or 0))
-        return self._counted[1]
-
-
-class AverageLength:
-    """The mean token count of the index's passages (BM25's average length).
-
-    Re-read at most once per ``ttl_s`` seconds.
+    Both are re-read, in one query, at most once per ``ttl_s`` seconds.
     """
 
     def __init__(self, ttl_s: float = 60.0) -> None:
         self._ttl_s = ttl_s
-        self._read: tuple[float, float] | None = None
+        self._read: tuple[float, int, float] | None = None  # (when read, passages, mean)
 
-    def get(self, session: Session) -> float:
-        """The mean, from the cache when it is fresh enough (1 for an empty index)."""
+    def _fresh(self, session: Session) -> tuple[float, int, float]:
         now = time.monotonic()
         if self._read is None or now - self._read[0] > self._ttl_s:
-            mean = session.execute(text("SELECT avg(token_count) FROM chunks")).scalar()
-            self._read = (now, float(mean or 1.0) or 1.0)
-        return self._read[1]
+            total, mean = session.execute(
+                text("SELECT count(*), avg(token_count) FROM chunks")).one()
+            self._read = (now, int(total or 0), float(mean or 1.0) or 1.0)
+        return self._read
+
+    def get(self, session: Session) -> int:
+        """The passage count, from the cache when it is fresh enough."""
+        return self._fresh(session)[1]
+
+    def mean_tokens(self, session: Session) -> float:
+        """The passages' mean token count (1 for an empty index), cached like :meth:`get`."""
+        return self._fresh(session)[2]
 
 
 class PostingCounts:
@@ -107,12 +115,16 @@ class PostingCounts:
 
     Counting a common word's passages walks its whole posting list (tens of milliseconds at
     a million chunks); a slightly stale count is good enough to decide which words a query
-    can afford. Not for the abstention model, which must see a new document's words at once.
+    can afford. The abstention model must see a new document's words at once: for its
+    counts, ``remember_zero=False`` keeps only the words found, so a word in no passage (one
+    index probe) is looked up every time.
     """
 
-    def __init__(self, ttl_s: float = 300.0, max_terms: int = 200_000) -> None:
+    def __init__(self, ttl_s: float = 300.0, max_terms: int = 200_000,
+                 remember_zero: bool = True) -> None:
         self._ttl_s = ttl_s
         self._max = max_terms
+        self._remember_zero = remember_zero
         self._counts: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
@@ -130,6 +142,7 @@ class PostingCounts:
             with self._lock:
                 if len(self._counts) > self._max:
                     self._counts.clear()
-                self._counts.update((k, (now, c)) for k, c in fresh.items())
+                self._counts.update((k, (now, c)) for k, c in fresh.items()
+                                    if c or self._remember_zero)
             known.update(fresh)
         return [known[k] for k in keys]

@@ -13,22 +13,18 @@ half as many tune-half questions (bench/README.md).
 from __future__ import annotations
 
 import math
-import threading
-import time
 from collections.abc import Collection
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from retrieval.keyword_terms import (
-    AverageLength,
     PassageCount,
     PostingCounts,
+    fit_postings,
     query_phrases,
     query_terms,
 )
-
-_TERM_COUNT_TTL_S = 60.0  # how long a word's non-zero passage count is reused
 
 
 class PostgresKeywordIndex:
@@ -37,13 +33,11 @@ class PostgresKeywordIndex:
     def __init__(self, heading_weight: float = 0.1, phrases: bool = True,
                  max_postings: int = 20_000) -> None:
         self._total = PassageCount()
-        self._avglen = AverageLength()
         self._postings = PostingCounts()
+        self._stem_counts = PostingCounts(ttl_s=60.0, remember_zero=False)
         self.heading_weight = heading_weight
         self.phrases = phrases
         self.max_postings = max_postings
-        self._term_counts: dict[str, tuple[float, int]] = {}  # stem -> (when counted, count)
-        self._lock = threading.Lock()
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -58,32 +52,21 @@ class PostgresKeywordIndex:
         """
         if not stems:
             return {}, 0
-        total = self._total.get(session)
         wanted = list(dict.fromkeys(stems))
-        now = time.monotonic()
-        with self._lock:
-            counts = {s: hit[1] for s in wanted
-                      if (hit := self._term_counts.get(s)) is not None
-                      and now - hit[0] <= _TERM_COUNT_TTL_S}
-        missing = [s for s in wanted if s not in counts]
-        if missing:
-            rows = session.execute(
-                text("SELECT s, CASE WHEN numnode(plainto_tsquery('english', s)) = 0 THEN -1 "
-                     "ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ "
-                     "(plainto_tsquery('english', s) || plainto_tsquery('simple', s))) END "
-                     "FROM unnest(CAST(:stems AS text[])) AS s"),
-                {"stems": missing},
-            ).all()
-            fresh = {str(stem): (total if n < 0 else int(n)) for stem, n in rows}
-            counts.update(fresh)
-            with self._lock:
-                if len(self._term_counts) > 100_000:
-                    self._term_counts.clear()
-                # Only words found: counting a common word walks its whole posting list (the
-                # cost worth saving), while "in no passage" must see a new document at once and
-                # costs one index probe.
-                self._term_counts.update((s, (now, n)) for s, n in fresh.items() if n)
-        return {stem: n for stem, n in counts.items() if n}, total
+        counts = self._stem_counts.get(session, wanted, self._count_stems)
+        return {s: n for s, n in zip(wanted, counts, strict=True) if n}, self._total.get(session)
+
+    def _count_stems(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
+        """``({stem: passages containing it}, passages in the index)``: one query."""
+        total = self._total.get(session)
+        rows = session.execute(
+            text("SELECT s, CASE WHEN numnode(plainto_tsquery('english', s)) = 0 THEN -1 "
+                 "ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ "
+                 "(plainto_tsquery('english', s) || plainto_tsquery('simple', s))) END "
+                 "FROM unnest(CAST(:stems AS text[])) AS s"),
+            {"stems": stems},
+        ).all()
+        return {str(stem): (total if n < 0 else int(n)) for stem, n in rows}, total
 
     def _lexeme_counts(self, session: Session, lexemes: list[str]
                        ) -> tuple[dict[str, int], int]:
@@ -141,7 +124,7 @@ class PostgresKeywordIndex:
         """BM25 over the passages matching any of ``kept`` (lexeme, passage count)."""
         params: dict[str, object] = {"cid": collection_id, "k": k,
                                      "w": [0.0, 0.0, self.heading_weight, 1.0],
-                                     "avglen": self._avglen.get(session),
+                                     "avglen": self._total.mean_tokens(session),
                                      # quoted lexemes: [\w.:-] only (query_terms, query_phrases)
                                      "match": " | ".join("'" + x.replace("'", "''") + "'"
                                                          for x, _ in kept)}
@@ -184,16 +167,10 @@ def _bounded(lexemes: list[str], counts: list[int], total: int, max_postings: in
 
     A lexeme in more than half of all passages has no weight in BM25 (FTS5 floors its IDF
     at 1e-6) but would make nearly every passage a match to score: it is left out, unless
-    every lexeme is such a one (then the rarest stays). The rest are kept rarest first while
-    their counts fit ``max_postings`` together, as sqlite-fts bounds its query.
+    every lexeme is such a one (then the rarest stays). The rest are bounded as sqlite-fts
+    bounds its words (:func:`~retrieval.keyword_terms.fit_postings`).
     """
-    pairs = sorted(zip(counts, lexemes, strict=True))
-    useful = [(n, x) for n, x in pairs if n <= total / 2] or pairs[:1]
-    kept: dict[str, int] = {}
-    budget = max_postings
-    for n, lexeme in useful:
-        if n > budget and kept:
-            break
-        kept[lexeme] = n
-        budget -= n
-    return [(x, kept[x]) for x in lexemes if x in kept]
+    useful = [i for i, n in enumerate(counts) if n <= total / 2] or [counts.index(min(counts))]
+    kept = set(fit_postings([lexemes[i] for i in useful], [counts[i] for i in useful],
+                            max_postings))
+    return [(x, n) for x, n in zip(lexemes, counts, strict=True) if x in kept]

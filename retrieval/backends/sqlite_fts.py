@@ -21,6 +21,7 @@ from retrieval.evidence import stems
 from retrieval.keyword_terms import (
     PassageCount,
     PostingCounts,
+    fit_postings,
     is_stopword,
     phrase_words,
     query_phrases,
@@ -167,17 +168,7 @@ class SqliteKeywordIndex:
         # The index's form of each word (the stemmer turns a lone "s" into "": look it up as is).
         keys = [stem or term for stem, term in zip(stems(terms), terms, strict=True)]
         postings = self._postings.get(session, keys, self.term_counts)
-        total = sum(postings)
-        if total <= self.max_postings:
-            return terms, total
-        kept: list[str] = []
-        budget = self.max_postings
-        for n, term in sorted(zip(postings, terms, strict=True)):
-            if n > budget:
-                break
-            kept.append(term)
-            budget -= n
-        return [t for t in terms if t in kept], total
+        return fit_postings(terms, postings, self.max_postings), sum(postings)
 
 
 def _or(terms: list[str]) -> str:
