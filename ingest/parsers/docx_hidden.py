@@ -48,13 +48,18 @@ _HIGHLIGHT = {
 Props = dict[str, Any]
 
 
-def _xml(data: bytes) -> Any:
+def parse_xml(data: bytes) -> Any:
+    """An Office package part parsed without entities, DTDs or network access.
+
+    Every OOXML reader of ``ingest/parsers`` parses parts through this one function.
+    """
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                              load_dtd=False)
     return etree.fromstring(data, parser=parser)
 
 
-def _rgb(value: str | None) -> tuple[int, int, int] | None:
+def parse_rgb(value: str | None) -> tuple[int, int, int] | None:
+    """An OOXML ``RRGGBB`` colour as a tuple; None for ``auto``, empty or malformed values."""
     if not value or len(value) != 6:
         return None
     try:
@@ -68,8 +73,8 @@ def _shading(shd: Any) -> tuple[int, int, int] | None:
     if shd is None:
         return None
     if shd.get(W + "val") == "solid":
-        return _rgb(shd.get(W + "color"))
-    return _rgb(shd.get(W + "fill"))
+        return parse_rgb(shd.get(W + "color"))
+    return parse_rgb(shd.get(W + "fill"))
 
 
 def _props(rpr: Any) -> Props:
@@ -107,7 +112,7 @@ class _Styles:
         self.default_paragraph: str | None = None
         if styles_xml is None:
             return
-        root = _xml(styles_xml)
+        root = parse_xml(styles_xml)
         self.defaults = _props(root.find(f"{W}docDefaults/{W}rPrDefault/{W}rPr"))
         for style in root.iter(W + "style"):
             style_id = style.get(W + "styleId")
@@ -157,7 +162,7 @@ def _run_reason(run: Any, styles: _Styles, page: tuple[int, int, int]) -> str | 
         return "hidden-run"
     if props.get("sz") is not None and props["sz"] <= MAX_HALF_POINTS:
         return "tiny"
-    color = _rgb(props.get("color"))
+    color = parse_rgb(props.get("color"))
     if color is None:  # "auto" or none: Word shows it in a contrasting colour
         return None
     background = props.get("background")
@@ -193,7 +198,7 @@ def strip_hidden(root: Any, styles: _Styles) -> dict[str, int]:
     Returns the characters removed (whitespace not counted) by reason; empty if none.
     """
     background = root.find(W + "background")
-    page = _rgb(None if background is None else background.get(W + "color")) or (255, 255, 255)
+    page = parse_rgb(None if background is None else background.get(W + "color")) or (255, 255, 255)
     removed: collections.Counter[str] = collections.Counter()
     doomed: list[tuple[Any, str]] = []
     for drawing in root.iter(W + "drawing"):
@@ -225,7 +230,7 @@ def clean_docx(path: Path) -> tuple[bytes | None, dict[str, int]]:
         names = zf.namelist()
         if DOCUMENT not in names:
             return None, {}
-        root = _xml(zf.read(DOCUMENT))
+        root = parse_xml(zf.read(DOCUMENT))
         styles = _Styles(zf.read(STYLES) if STYLES in names else None)
         removed = strip_hidden(root, styles)
         if not removed:

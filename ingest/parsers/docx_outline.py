@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import replace
 from typing import IO, Any
 
-from ingest.parsers.docx_hidden import DOCUMENT, STYLES, W, _xml
+from ingest.parsers.docx_hidden import DOCUMENT, STYLES, W, parse_xml
 from ingest.types import Block
 
 TITLE_STYLE = "title"  # the built-in style's name (w:name), whatever its id or UI language
@@ -35,13 +35,13 @@ def title_texts(source: str | IO[bytes]) -> frozenset[str]:
             names = zf.namelist()
             if DOCUMENT not in names or STYLES not in names:
                 return frozenset()
-            ids = {s.get(W + "styleId") for s in _xml(zf.read(STYLES)).iter(W + "style")
+            ids = {s.get(W + "styleId") for s in parse_xml(zf.read(STYLES)).iter(W + "style")
                    if (s.find(W + "name") is not None
                        and (s.find(W + "name").get(W + "val") or "").lower() == TITLE_STYLE)}
             if not ids:
                 return frozenset()
             out = set()
-            for p in _xml(zf.read(DOCUMENT)).iter(W + "p"):
+            for p in parse_xml(zf.read(DOCUMENT)).iter(W + "p"):
                 style = p.find(f"{W}pPr/{W}pStyle")
                 if style is not None and style.get(W + "val") in ids:
                     text = _norm("".join(t.text or "" for t in p.iter(W + "t")))

@@ -59,7 +59,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ingest.parsers.docx_hidden import _rgb, _xml, rewrite_package, serialize_part
+from ingest.parsers.docx_hidden import parse_rgb, parse_xml, rewrite_package, serialize_part
 from ingest.parsers.html_hidden import near, visible_chars
 
 P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
@@ -102,7 +102,7 @@ def _int(value: str | None) -> int | None:
 def _slide_size(zf: zipfile.ZipFile, names: set[str]) -> tuple[int, int]:
     if PRESENTATION not in names:
         return _DEFAULT_SLIDE
-    size = _xml(zf.read(PRESENTATION)).find(P + "sldSz")
+    size = parse_xml(zf.read(PRESENTATION)).find(P + "sldSz")
     cx = _int(None if size is None else size.get("cx"))
     cy = _int(None if size is None else size.get("cy"))
     return (cx, cy) if cx and cy else _DEFAULT_SLIDE
@@ -133,7 +133,7 @@ def _part_rels(zf: zipfile.ZipFile, names: set[str], part: str) -> dict[str, str
     if rels not in names:
         return {}
     found: dict[str, str] = {}
-    for rel in _xml(zf.read(rels)).iter(PR + "Relationship"):
+    for rel in parse_xml(zf.read(rels)).iter(PR + "Relationship"):
         kind, target = (rel.get("Type") or "").rsplit("/", 1)[-1], rel.get("Target") or ""
         if target and (rel.get("TargetMode") or "") != "External" and kind not in found:
             found[kind] = (target.lstrip("/") if target.startswith("/") else
@@ -150,7 +150,7 @@ class _Look:
             if not part or part not in names:
                 return None
             if part not in cache:
-                cache[part] = _xml(zf.read(part))
+                cache[part] = parse_xml(zf.read(part))
             return cache[part]
 
         layout_part = _part_rels(zf, names, slide).get("slideLayout")
@@ -169,7 +169,7 @@ class _Look:
                 if child is not None and len(child) == 0:
                     value = child.get("val") if child.tag == A + "srgbClr" else (
                         child.get("lastClr") if child.tag == A + "sysClr" else None)
-                    rgb = _rgb(value)
+                    rgb = parse_rgb(value)
                     if rgb is not None:
                         self.scheme[name] = rgb
             styles = theme.find(f"{A}themeElements/{A}fmtScheme/{A}bgFillStyleLst")
@@ -189,9 +189,9 @@ class _Look:
             return _UNKNOWN  # modifiers (lumMod, alpha, tint...) change it: not judged
         value = el.get("val") or ""
         if el.tag == A + "srgbClr":
-            return _rgb(value) or _UNKNOWN
+            return parse_rgb(value) or _UNKNOWN
         if el.tag == A + "sysClr":
-            return _rgb(el.get("lastClr")) or _UNKNOWN
+            return parse_rgb(el.get("lastClr")) or _UNKNOWN
         if el.tag == A + "prstClr":
             return _PRESET.get(value, _UNKNOWN)
         if el.tag == A + "schemeClr":
@@ -413,7 +413,7 @@ def clean_pptx(path: Path) -> tuple[bytes | None, dict[str, int]]:
         size = _slide_size(zf, names)
         cache: dict[str, Any] = {}
         for name in sorted(n for n in names if _SLIDE.match(n)):
-            root = _xml(zf.read(name))
+            root = parse_xml(zf.read(name))
             found = strip_hidden_slide(root, size, _Look(zf, names, name, root, cache))
             if found:
                 removed.update(found)
@@ -435,7 +435,7 @@ def _shared_strings(zf: zipfile.ZipFile, names: set[str]) -> tuple[list[str], li
     """The shared strings' text, and whether each one's runs set their own colour or size."""
     if SHARED_STRINGS not in names:
         return [], []
-    root = _xml(zf.read(SHARED_STRINGS))
+    root = parse_xml(zf.read(SHARED_STRINGS))
     items = list(root.iter(S + "si"))
     # A string item's text: its own t, or its rich-text runs' (phonetic guides not shown).
     return (["".join(t.text or "" for t in si.iter(S + "t")
@@ -447,10 +447,10 @@ def _hidden_sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> set[str]:
     """The worksheet parts of the sheets ``xl/workbook.xml`` marks hidden or very hidden."""
     if WORKBOOK not in names or WORKBOOK_RELS not in names:
         return set()
-    ids = {sheet.get(R + "id") for sheet in _xml(zf.read(WORKBOOK)).iter(S + "sheet")
+    ids = {sheet.get(R + "id") for sheet in parse_xml(zf.read(WORKBOOK)).iter(S + "sheet")
            if sheet.get("state") in _HIDDEN_STATES}
     parts = set()
-    for rel in _xml(zf.read(WORKBOOK_RELS)).iter(PR + "Relationship"):
+    for rel in parse_xml(zf.read(WORKBOOK_RELS)).iter(PR + "Relationship"):
         target = rel.get("Target") or ""
         if rel.get("Id") in ids and target:
             parts.add(target.lstrip("/") if target.startswith("/")
@@ -466,7 +466,7 @@ def _xlsx_colour(el: Any, theme: list[Rgb | None]) -> Rgb | str | None:
         return _UNKNOWN
     rgb = el.get("rgb")
     if rgb is not None:
-        return _rgb(rgb[-6:]) or _UNKNOWN  # ARGB; Excel ignores the alpha of these
+        return parse_rgb(rgb[-6:]) or _UNKNOWN  # ARGB; Excel ignores the alpha of these
     index = _int(el.get("theme"))
     if index is not None and 0 <= index < len(theme):
         return theme[index] or _UNKNOWN
@@ -484,14 +484,14 @@ class _CellStyles:
         theme_part = _part_rels(zf, names, WORKBOOK).get("theme")
         theme: list[Rgb | None] = []
         if theme_part and theme_part in names:
-            scheme = _xml(zf.read(theme_part)).find(f"{A}themeElements/{A}clrScheme")
+            scheme = parse_xml(zf.read(theme_part)).find(f"{A}themeElements/{A}clrScheme")
             for name in ("lt1", "dk1", "lt2", "dk2"):  # theme="0".."3" (light before dark)
                 el = None if scheme is None else scheme.find(A + name)
                 child = None if el is None or len(el) == 0 else el[0]
                 value = None if child is None or len(child) else (
                     child.get("val") if child.tag == A + "srgbClr" else child.get("lastClr"))
-                theme.append(_rgb(value))
-        root = _xml(zf.read(STYLES))
+                theme.append(parse_rgb(value))
+        root = parse_xml(zf.read(STYLES))
         hidden_formats: dict[int, tuple[bool, bool]] = {}
         for fmt in root.iter(S + "numFmt"):
             sections = (fmt.get("formatCode") or "x").split(";")
@@ -654,7 +654,7 @@ def clean_xlsx(path: Path) -> tuple[bytes | None, dict[str, int]]:
                 continue  # the usual case: nothing in this sheet can be hidden
             if strings is None:
                 strings = _shared_strings(zf, names)
-            root = _xml(data)
+            root = parse_xml(data)
             found = strip_hidden_cells(root, sheet_hidden, strings[0], styles, strings[1])
             if found:
                 removed.update(found)
