@@ -409,13 +409,8 @@ def run_enclave(
 
 
 def _use_retrieval_settings(stack: Any, settings: Any) -> None:
-    """Search with ``settings`` from now on: the retriever's, and the keyword index's heading
-    weight and phrase switch, which the index itself reads (it is built once per stack)."""
+    """Search with ``settings`` from now on (the keyword leg reads them per search too)."""
     stack.retriever.settings = settings
-    if stack.keyword is not None and hasattr(stack.keyword, "heading_weight"):
-        stack.keyword.heading_weight = settings.keyword_heading_weight
-    if stack.keyword is not None and hasattr(stack.keyword, "phrases"):
-        stack.keyword.phrases = settings.keyword_phrases
 
 
 def _docx_loader(path: Path) -> list[Any]:

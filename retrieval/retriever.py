@@ -36,7 +36,15 @@ from retrieval.evidence import Evidence, judge
 from retrieval.fusion import min_max, mmr_order, reciprocal_rank_fusion
 from retrieval.passages import grow_passages, hydrate, make_hit
 from retrieval.scope import AccessCache, Scope
-from retrieval.types import ChunkSet, Embedder, Hit, KeywordIndex, Reranker, VectorIndex
+from retrieval.types import (
+    ChunkSet,
+    Embedder,
+    Hit,
+    KeywordIndex,
+    KeywordRanking,
+    Reranker,
+    VectorIndex,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,14 +182,16 @@ class Retriever:
                      ) -> list[tuple[int, float]]:
         """Keyword candidates ``(chunk id, score)``, best first, restricted like the dense leg."""
         assert self._keyword is not None
+        ranking = KeywordRanking.of(self.settings)
         if scope is not None:
             # Restricted inside the SQL, then checked chunk by chunk (defence in depth).
             keyword = self._keyword.search(
                 session, collection_id, query, n,
-                allowed_document_ids=None if scope.everything else scope.documents)
+                allowed_document_ids=None if scope.everything else scope.documents,
+                ranking=ranking)
             return [(c, sc) for c, sc in keyword if c in scope.chunks]
         keyword = self._keyword.search(session, collection_id, query,
-                                       n * 2 if allowed is not None else n)
+                                       n * 2 if allowed is not None else n, ranking=ranking)
         if allowed is not None:
             allowed_set = set(np.asarray(allowed).tolist())
             keyword = [(c, sc) for c, sc in keyword if c in allowed_set][:n]

@@ -94,15 +94,11 @@ def build_keyword_index(settings: Settings, engine: Engine) -> KeywordIndex | No
     if backend == "sqlite-fts":
         if dialect != "sqlite":
             raise ValueError("retrieval.keyword_backend sqlite-fts needs a SQLite catalog")
-        return SqliteKeywordIndex(settings.retrieval.keyword_max_postings,
-                                  settings.retrieval.keyword_heading_weight,
-                                  settings.retrieval.keyword_phrases)
+        return SqliteKeywordIndex()
     if backend == "postgres-fts":
         if dialect != "postgresql":
             raise ValueError("retrieval.keyword_backend postgres-fts needs a PostgreSQL catalog")
-        return PostgresKeywordIndex(settings.retrieval.keyword_heading_weight,
-                                    settings.retrieval.keyword_phrases,
-                                    settings.retrieval.keyword_max_postings)
+        return PostgresKeywordIndex()
     if backend == "none":
         return None
     raise ValueError(f"unknown retrieval.keyword_backend {backend!r}")

@@ -188,6 +188,28 @@ class VectorIndex(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class KeywordRanking:
+    """How the keyword leg ranks one search: the ``retrieval.keyword_*`` settings.
+
+    Passed with every search, so the settings the retriever holds are the only copy (a
+    variant that changes them changes the keyword leg too). The defaults are the settings'.
+    """
+
+    #: Weight of a chunk's heading path beside its text (retrieval.keyword_heading_weight).
+    heading_weight: float = 0.1
+    #: Match the question's identifiers as phrases as well (retrieval.keyword_phrases).
+    phrases: bool = True
+    #: Posting budget of one match (retrieval.keyword_max_postings).
+    max_postings: int = 20_000
+
+    @classmethod
+    def of(cls, settings: Any) -> KeywordRanking:
+        """The ranking that ``settings`` (a ``RetrievalSettings``) asks for."""
+        return cls(settings.keyword_heading_weight, settings.keyword_phrases,
+                   settings.keyword_max_postings)
+
+
 @runtime_checkable
 class KeywordIndex(Protocol):
     """Keyword (BM25-like) search over the catalog's chunks (SQLite FTS5: ``backends/sqlite_fts.py``).
@@ -199,11 +221,13 @@ class KeywordIndex(Protocol):
     def search(
         self, session: Session, collection_id: int, question: str, k: int,
         allowed_document_ids: AbstractCollection[int] | None = None,
+        ranking: KeywordRanking = KeywordRanking(),
     ) -> list[tuple[int, float]]:
         """``(chunk_id, score)`` best first (higher is better), ready documents only.
 
         ``allowed_document_ids`` (when not None) restricts the match to those documents; an
-        empty collection of ids matches nothing.
+        empty collection of ids matches nothing. ``ranking`` holds the settings that shape
+        the match and its scores.
         """
         ...
 

@@ -25,19 +25,16 @@ from retrieval.keyword_terms import (
     query_phrases,
     query_terms,
 )
+from retrieval.types import KeywordRanking
 
 
 class PostgresKeywordIndex:
     """Full-text search restricted to one collection's ready documents (PostgreSQL)."""
 
-    def __init__(self, heading_weight: float = 0.1, phrases: bool = True,
-                 max_postings: int = 20_000) -> None:
+    def __init__(self) -> None:
         self._total = PassageCount()
         self._postings = PostingCounts()
         self._stem_counts = PostingCounts(ttl_s=60.0, remember_zero=False)
-        self.heading_weight = heading_weight
-        self.phrases = phrases
-        self.max_postings = max_postings
 
     def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
@@ -81,6 +78,7 @@ class PostgresKeywordIndex:
     def search(
         self, session: Session, collection_id: int, question: str, k: int,
         allowed_document_ids: Collection[int] | None = None,
+        ranking: KeywordRanking = KeywordRanking(),
     ) -> list[tuple[int, float]]:
         """``(chunk_id, bm25)`` best first; higher is better.
 
@@ -96,7 +94,7 @@ class PostgresKeywordIndex:
         """
         if allowed_document_ids is not None and len(allowed_document_ids) == 0:
             return []
-        words = query_terms(question) + (query_phrases(question) if self.phrases else [])
+        words = query_terms(question) + (query_phrases(question) if ranking.phrases else [])
         if not words:
             return []
         lexemes = list(session.execute(
@@ -106,24 +104,26 @@ class PostgresKeywordIndex:
             return []
         counts = self._postings.get(session, lexemes, self._lexeme_counts)
         total = max(self._total.get(session), 1)
-        kept = _bounded(lexemes, counts, total, self.max_postings)
+        kept = _bounded(lexemes, counts, total, ranking.max_postings)
         if not kept:
             return []
-        rows = self._run(session, collection_id, k, allowed_document_ids, kept, total)
+        rows = self._run(session, collection_id, k, allowed_document_ids, kept, total,
+                         ranking.heading_weight)
         if (len(rows) < k and len(kept) < len(lexemes) and allowed_document_ids is not None
-                and sum(counts) <= 8 * self.max_postings):
+                and sum(counts) <= 8 * ranking.max_postings):
             # The words left out can be all a reader's few documents share with the question
             # (as in sqlite-fts): every word, while that stays within a few times the bound.
             rows = self._run(session, collection_id, k, allowed_document_ids,
-                             list(zip(lexemes, counts, strict=True)), total)
+                             list(zip(lexemes, counts, strict=True)), total,
+                             ranking.heading_weight)
         return rows
 
     def _run(self, session: Session, collection_id: int, k: int,
              allowed_document_ids: Collection[int] | None, kept: list[tuple[str, int]],
-             total: int) -> list[tuple[int, float]]:
+             total: int, heading_weight: float) -> list[tuple[int, float]]:
         """BM25 over the passages matching any of ``kept`` (lexeme, passage count)."""
         params: dict[str, object] = {"cid": collection_id, "k": k,
-                                     "w": [0.0, 0.0, self.heading_weight, 1.0],
+                                     "w": [0.0, 0.0, heading_weight, 1.0],
                                      "avglen": self._total.mean_tokens(session),
                                      # quoted lexemes: [\w.:-] only (query_terms, query_phrases)
                                      "match": " | ".join("'" + x.replace("'", "''") + "'"

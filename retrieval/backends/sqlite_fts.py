@@ -27,6 +27,7 @@ from retrieval.keyword_terms import (
     query_phrases,
     query_terms,
 )
+from retrieval.types import KeywordRanking
 
 
 def fts_query(question: str, max_terms: int = 32) -> str:
@@ -42,22 +43,19 @@ def fts_query(question: str, max_terms: int = 32) -> str:
 class SqliteKeywordIndex:
     """BM25 search restricted to one collection's ready documents.
 
-    ``max_postings`` bounds the work per query on large indexes: BM25 scores every passage
-    that contains a query word, so when the words' passage counts add up to more than this,
-    the most common words (lowest IDF, least effect on the ranking) are left out of the
-    match until the rest fit; the rarest word always stays. Small collections never reach
-    the bound. With ``phrases`` the question's code identifiers and hyphenated names
+    The ranking's ``max_postings`` (:class:`~retrieval.types.KeywordRanking`) bounds the
+    work per query on large indexes: BM25 scores every passage that contains a query word,
+    so when the words' passage counts add up to more than this, the most common words
+    (lowest IDF, least effect on the ranking) are left out of the match until the rest fit;
+    the rarest word always stays. Small collections never reach the bound. With the
+    ranking's ``phrases`` the question's code identifiers and hyphenated names
     (:func:`~retrieval.keyword_terms.query_phrases`) are matched as phrases as well, each
     while every word of it is in the match.
     """
 
-    def __init__(self, max_postings: int = 20_000, heading_weight: float = 0.1,
-                 phrases: bool = True) -> None:
+    def __init__(self) -> None:
         self._total = PassageCount()
-        self.heading_weight = heading_weight
-        self.phrases = phrases
         self._postings = PostingCounts()
-        self.max_postings = max_postings
         self._json: dict[int, tuple[Collection[int], str]] = {}
         self._json_lock = threading.Lock()
 
@@ -79,6 +77,7 @@ class SqliteKeywordIndex:
     def search(
         self, session: Session, collection_id: int, question: str, k: int,
         allowed_document_ids: Collection[int] | None = None,
+        ranking: KeywordRanking = KeywordRanking(),
     ) -> list[tuple[int, float]]:
         """``(chunk_id, bm25)`` best first; higher is better (FTS5's sign flipped).
 
@@ -93,7 +92,8 @@ class SqliteKeywordIndex:
         terms = query_terms(question, 32)
         if not terms:
             return []
-        params: dict[str, object] = {"cid": collection_id, "k": k, "hw": self.heading_weight}
+        params: dict[str, object] = {"cid": collection_id, "k": k,
+                                     "hw": ranking.heading_weight}
         where = "WHERE d.collection_id = :cid AND d.status = 'ready' "
         # Rank inside FTS5 alone first, then look up only the best rows' documents: on a
         # large index the per-match joins cost twice the ranking. The reader's documents are
@@ -117,7 +117,7 @@ class SqliteKeywordIndex:
             + "ORDER BY bm25(chunks_fts, 1.0, :hw) LIMIT :k"
         )
 
-        phrases = [phrase_words(p) for p in query_phrases(question)] if self.phrases else []
+        phrases = [phrase_words(p) for p in query_phrases(question)] if ranking.phrases else []
 
         def run(words: list[str]) -> list[Any]:
             kept = set(words)
@@ -132,12 +132,12 @@ class SqliteKeywordIndex:
                 args["docs"] = self._ids_json(allowed_document_ids)
             return list(session.execute(joined, args).all())
 
-        bounded, postings = self._bounded(session, terms)
+        bounded, postings = self._bounded(session, terms, ranking.max_postings)
         if not bounded:
             return []  # every word is too common to be a keyword here: the dense leg reads them
         rows = run(bounded)
         if (len(rows) < k and len(bounded) < len(terms) and allowed_document_ids is not None
-                and postings <= 8 * self.max_postings):
+                and postings <= 8 * ranking.max_postings):
             # The rarer words found too little in what this reader may see (a few documents
             # among many): every word, while that stays within a few times the bound.
             rows = run(terms)
@@ -159,8 +159,9 @@ class SqliteKeywordIndex:
             self._json[id(ids)] = (ids, out)  # holding ids keeps its id from being reused
         return out
 
-    def _bounded(self, session: Session, terms: list[str]) -> tuple[list[str], int]:
-        """``terms`` that fit :attr:`max_postings` (rarest first), and all terms' postings.
+    def _bounded(self, session: Session, terms: list[str], max_postings: int
+                 ) -> tuple[list[str], int]:
+        """``terms`` that fit ``max_postings`` (rarest first), and all terms' postings.
 
         A word that alone occurs in more passages than the bound is no keyword at this scale
         (the dense leg still reads it); when every word is such a word, nothing is kept.
@@ -168,7 +169,7 @@ class SqliteKeywordIndex:
         # The index's form of each word (the stemmer turns a lone "s" into "": look it up as is).
         keys = [stem or term for stem, term in zip(stems(terms), terms, strict=True)]
         postings = self._postings.get(session, keys, self.term_counts)
-        return fit_postings(terms, postings, self.max_postings), sum(postings)
+        return fit_postings(terms, postings, max_postings), sum(postings)
 
 
 def _or(terms: list[str]) -> str:

@@ -191,3 +191,14 @@ class TestKeywordIndexContract:
         with sessions() as db:
             counts, total = index.term_counts(db, ["hotel", "meal", "zebra"])
         assert counts == {"hotel": 3, "meal": 1} and total == 4
+
+
+def test_keyword_ranking_defaults_are_the_settings_defaults() -> None:
+    """A keyword index searched without a ranking ranks as the shipped settings ask."""
+    from config.sections import RetrievalSettings
+    from retrieval.types import KeywordRanking
+
+    assert KeywordRanking() == KeywordRanking.of(RetrievalSettings())
+    tuned = RetrievalSettings(keyword_heading_weight=0.5, keyword_phrases=False,
+                              keyword_max_postings=500)
+    assert KeywordRanking.of(tuned) == KeywordRanking(0.5, False, 500)

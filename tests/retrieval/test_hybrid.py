@@ -43,7 +43,11 @@ def test_identifier_phrase_ranks_the_passage_naming_it_first(stack, ingestor, tm
     _add(ingestor, tmp_path, "name.md",
          "# Release files\n\nThe release ships ca-bundle.crt next to the program.\n")
     stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": "keyword"})
-    assert stack.keyword.phrases is stack.retriever.settings.keyword_phrases is True
+    assert stack.retriever.settings.keyword_phrases is True
+
+    def phrases_off() -> None:
+        stack.retriever.settings = stack.retriever.settings.model_copy(
+            update={"keyword_phrases": False})
 
     def found() -> list[str]:
         return [h.document for h in stack.retriever.search("Where is ca-bundle.crt?", "c", 2)]
@@ -53,11 +57,11 @@ def test_identifier_phrase_ranks_the_passage_naming_it_first(stack, ingestor, tm
         # passage naming it is not found at all; the identifier parsed whole finds it. (Its
         # one lexeme scores below the other passage's three words, each twice: rank 2.)
         assert found() == ["words.md", "name.md"]
-        stack.keyword.phrases = False
+        phrases_off()
         assert found() == ["words.md"]
     else:
         assert found() == ["name.md", "words.md"]
-        stack.keyword.phrases = False
+        phrases_off()
         assert found() == ["words.md", "name.md"]  # each word on its own: repeating them wins
 
 
@@ -110,14 +114,15 @@ def test_heading_words_weigh_less_than_a_chunks_own_text(stack, ingestor, tmp_pa
     _add(ingestor, tmp_path, "notes.md",
          "# Lab notes\n\nWe feed the zebrafish twice a day and note it in the log book.\n")
     stack.retriever.settings = stack.retriever.settings.model_copy(update={"mode": "keyword"})
-    assert stack.keyword.heading_weight == stack.retriever.settings.keyword_heading_weight == 0.1
+    assert stack.retriever.settings.keyword_heading_weight == 0.1
 
     def scores() -> dict[str, float]:
         return {h.document: h.keyword_score for h in stack.retriever.search("zebrafish", "c", 2)}
 
     low = scores()
     assert list(low) == ["notes.md", "husbandry.md"]  # the word in its own text first
-    stack.keyword.heading_weight = 1.0
+    stack.retriever.settings = stack.retriever.settings.model_copy(
+        update={"keyword_heading_weight": 1.0})
     high = scores()
     assert high["husbandry.md"] > low["husbandry.md"]
     if stack.engine.dialect.name == "sqlite":  # BM25: the short heading column then wins
