@@ -68,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     from config import configure_offline, load_settings
     from config.settings import EmbeddingSettings
     from retrieval.backends.onnx import OnnxEmbedder
-    from retrieval.backends.openvino import OpenVinoEmbedder, openvino_bf16_available
+    from retrieval.backends.openvino import (
+        OpenVinoEmbedder,
+        OpenVinoInt8Embedder,
+        openvino_available,
+        openvino_bf16_available,
+    )
 
     configure_offline()
     cache = load_settings().models_dir
@@ -81,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if openvino_bf16_available():
         backends["openvino-bf16"] = OpenVinoEmbedder(EmbeddingSettings(backend="openvino"),
                                                      cache, "bf16")
+    if openvino_available():
+        backends["openvino-int8"] = OpenVinoInt8Embedder(
+            EmbeddingSettings(backend="openvino-int8"), cache)
     for emb in backends.values():
         emb.warm_up()
         emb.embed_documents(texts[:64])

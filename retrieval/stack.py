@@ -18,7 +18,13 @@ from db.migrate import SchemaOutOfDate, prepare
 from retrieval.backends.cross_encoder import CrossEncoderReranker
 from retrieval.backends.faiss import FaissIndexStore
 from retrieval.backends.onnx import OnnxEmbedder
-from retrieval.backends.openvino import OpenVinoEmbedder, openvino_bf16_available
+from retrieval.backends.openvino import (
+    OpenVinoEmbedder,
+    OpenVinoInt8Embedder,
+    openvino_available,
+    openvino_bf16_available,
+    vnni_available,
+)
 from retrieval.backends.postgres_fts import PostgresKeywordIndex
 from retrieval.backends.sentence_transformers import SentenceTransformersEmbedder
 from retrieval.backends.sqlite_fts import SqliteKeywordIndex
@@ -54,17 +60,22 @@ def build_embedder(settings: Settings) -> SentenceTransformersEmbedder | OnnxEmb
         return SentenceTransformersEmbedder(settings.embedding)
     if backend == "openvino":
         return OpenVinoEmbedder(settings.embedding, settings.models_dir)
+    if backend == "openvino-int8":
+        return OpenVinoInt8Embedder(settings.embedding, settings.models_dir)
     return OnnxEmbedder(settings.embedding, settings.models_dir, quantize=backend == "onnx-int8")
 
 
 def resolve_embedding_backend(backend: str) -> str:
     """The backend ``embedding.backend`` names.
 
-    ``auto``: openvino on CPUs with bfloat16
-    (:func:`~retrieval.backends.openvino.openvino_bf16_available`), else onnx-int8.
+    ``auto``: openvino-int8 on CPUs with int8 dot products
+    (:func:`~retrieval.backends.openvino.vnni_available`), else openvino on CPUs with
+    bfloat16 (:func:`~retrieval.backends.openvino.openvino_bf16_available`), else onnx-int8.
     """
     if backend != "auto":
         return backend
+    if openvino_available() and vnni_available():
+        return "openvino-int8"
     return "openvino" if openvino_bf16_available() else "onnx-int8"
 
 

@@ -76,9 +76,13 @@ def _model_info(path: Path) -> _ModelInfo:
     )
 
 
-def model_key(path: Path, quantize: bool) -> str:
-    """Cache key of one export: the weights and configs, the recipe version, the variant."""
-    digest = hashlib.sha256(f"v{EXPORT_VERSION}:int8={quantize}".encode())
+def model_key(path: Path, quantize: bool, variant: str | None = None) -> str:
+    """Cache key of one export: the weights and configs, the recipe version, the variant.
+
+    ``variant`` names another recipe built on the export (its own version inside it).
+    """
+    seed = f"v{EXPORT_VERSION}:int8={quantize}" + (f":{variant}" if variant else "")
+    digest = hashlib.sha256(seed.encode())
     for name in (*_WEIGHT_FILES, "config.json", "modules.json", "sentence_bert_config.json"):
         file = path / name
         if file.exists():
@@ -88,8 +92,12 @@ def model_key(path: Path, quantize: bool) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_onnx(model_path: Path, out: Path, quantize: bool) -> None:
-    """Export ``model_path`` (pooling + L2 normalisation included) to ``out``; needs torch."""
+def export_onnx(model_path: Path, out: Path, quantize: bool, fuse: bool = True) -> None:
+    """Export ``model_path`` (pooling + L2 normalisation included) to ``out``; needs torch.
+
+    ``fuse``: ONNX Runtime's transformer fusions (its own operators, which only ONNX Runtime
+    runs); without, the plain export in standard ONNX operators.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -128,17 +136,19 @@ def export_onnx(model_path: Path, out: Path, quantize: bool) -> None:
                 dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
                               "embedding": {0: "batch"}},
             )
-        fused = Path(tmp) / "fused.onnx"
-        try:
-            from onnxruntime.transformers import optimizer
+        fused = raw
+        if fuse:
+            try:
+                from onnxruntime.transformers import optimizer
 
-            model = optimizer.optimize_model(str(raw), model_type="bert",
-                                             num_heads=info.num_heads,
-                                             hidden_size=info.hidden_size, opt_level=1)
-            model.save_model_to_file(str(fused))
-        except Exception as exc:  # noqa: BLE001 - an unfused graph is slower, not wrong
-            log.warning("ONNX operator fusion failed (%s); using the plain export", exc)
-            fused = raw
+                model = optimizer.optimize_model(str(raw), model_type="bert",
+                                                 num_heads=info.num_heads,
+                                                 hidden_size=info.hidden_size, opt_level=1)
+                fused = Path(tmp) / "fused.onnx"
+                model.save_model_to_file(str(fused))
+            except Exception as exc:  # noqa: BLE001 - an unfused graph is slower, not wrong
+                log.warning("ONNX operator fusion failed (%s); using the plain export", exc)
+                fused = raw
         final = Path(tmp) / "final.onnx"
         if quantize:
             from onnx import TensorProto
@@ -247,13 +257,16 @@ class OnnxEmbedder(PrefixedEmbedder):
         size = self._settings.batch_size
         for start in range(0, len(order), size):
             idx = order[start:start + size]
-            enc = self._batch_tokenizer([texts[i] for i in idx], padding=True,
-                                        truncation=True, max_length=self.max_tokens,
-                                        return_tensors="np")
-            if "token_type_ids" not in enc:
-                enc["token_type_ids"] = np.zeros_like(enc["input_ids"])
-            feed = {name: np.asarray(enc[name], dtype=np.int64)
-                    for name in ("input_ids", "attention_mask", "token_type_ids")}
+            feed = self._feed([texts[i] for i in idx])
             with self._lock:  # one run at a time: each already uses every thread
                 out[idx] = self._run(feed)
         return out
+
+    def _feed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """One batch's model inputs: token ids, attention mask and token types, padded."""
+        enc = self._batch_tokenizer(texts, padding=True, truncation=True,
+                                    max_length=self.max_tokens, return_tensors="np")
+        if "token_type_ids" not in enc:
+            enc["token_type_ids"] = np.zeros_like(enc["input_ids"])
+        return {name: np.asarray(enc[name], dtype=np.int64)
+                for name in ("input_ids", "attention_mask", "token_type_ids")}
