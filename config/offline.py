@@ -20,6 +20,9 @@ OFFLINE_ENV = {
     "SCARF_NO_ANALYTICS": "true",
     "ANONYMIZED_TELEMETRY": "False",
     "UNSTRUCTURED_DISABLE_NOTICE": "1",
+    # NNCF (the openvino-int8 quantization): its no-op telemetry stub even where
+    # openvino-telemetry got installed (Enclave installs it without; the variable only does this).
+    "NNCF_CI": "1",
     # tokenizers' fork warning is noise in a threaded server.
     "TOKENIZERS_PARALLELISM": "false",
 }
