@@ -262,7 +262,8 @@ def test_hydration_drops_forbidden_chunks_even_if_a_search_leaks(stack, corpus, 
     monkeypatch.setattr(index, "search_filtered",
                         lambda cid, q, k, allowed: real_search(cid, q, k))
     monkeypatch.setattr(keyword, "search",
-                        lambda s, cid, q, k, allowed_document_ids=None: real_keyword(s, cid, q, k))
+                        lambda s, cid, q, k, allowed_document_ids=None, **kw:
+                        real_keyword(s, cid, q, k, **kw))
     for mode in MODES:
         _mode(stack, mode)
         assert _docs(stack.retriever.search("budget", "c", 10, principal=_p("staff"))) == {
