@@ -72,6 +72,11 @@ class OpenVinoEmbedder(OnnxEmbedder):
         super().__init__(settings, cache_dir, quantize=False)
         self.precision = precision
 
+    @property
+    def _label(self) -> str:
+        """How the model runs, for the log."""
+        return self.precision
+
     @cached_property
     def _runtime(self) -> Any:
         """The compiled model's infer request (one: ``_encode`` runs one batch at a time)."""
@@ -91,7 +96,7 @@ class OpenVinoEmbedder(OnnxEmbedder):
             "INFERENCE_NUM_THREADS": self._settings.threads or (os.cpu_count() or 1),
             "NUM_STREAMS": 1,  # one request at a time (the lock in _encode) uses every thread
         })
-        log.info("embedding with OpenVINO (%s) on %s", self.precision,
+        log.info("embedding with OpenVINO (%s) on %s", self._label,
                  core.get_property("CPU", "FULL_DEVICE_NAME"))
         return compiled
 
@@ -148,6 +153,10 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
 
     def __init__(self, settings: EmbeddingSettings, cache_dir: Path) -> None:
         super().__init__(settings, cache_dir, precision="f32")
+
+    @property
+    def _label(self) -> str:
+        return "int8, quantized by NNCF"
 
     @cached_property
     def onnx_file(self) -> Path:
