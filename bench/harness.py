@@ -380,7 +380,7 @@ def run_enclave(
             out: dict[str, list[Retrieved]] = {}
             floors: dict[str, float] = {}
             for name, variant in variants.items():
-                _use_retrieval_settings(stack, base.model_copy(update=variant))
+                stack.retriever.settings = base.model_copy(update=variant)
                 floors[name] = stack.retriever.settings.min_score
                 for q in questions[:warm]:
                     stack.retriever.search(q.question, "eval", k)
@@ -396,7 +396,7 @@ def run_enclave(
                 out[name] = runs
                 if progress:
                     progress(f"enclave[{name}]: done")
-            _use_retrieval_settings(stack, base)
+            stack.retriever.settings = base
             info = {"files": len(results), "chunks": chunks,
                     "ingest_seconds": round(ingest_s, 1), "min_score": floors}
             if retried:
@@ -406,11 +406,6 @@ def run_enclave(
             return out, info
         finally:
             stack.close()
-
-
-def _use_retrieval_settings(stack: Any, settings: Any) -> None:
-    """Search with ``settings`` from now on (the keyword leg reads them per search too)."""
-    stack.retriever.settings = settings
 
 
 def _docx_loader(path: Path) -> list[Any]:

@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -199,13 +200,22 @@ class OnnxEmbedder(PrefixedEmbedder):
     def onnx_file(self) -> Path:
         """The exported model (exported now if no cached copy exists)."""
         path = Path(self.model_path)
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
         variant = "int8" if self._quantize else "fp32"
         out = self._cache_dir / f"{path.name}-{variant}-{model_key(path, self._quantize)}.onnx"
+        return self._made_once(out, f"exporting {path.name} to ONNX ({variant})",
+                               lambda dest: export_onnx(path, dest, self._quantize))
+
+    def _made_once(self, out: Path, what: str, make: Callable[[Path], None]) -> Path:
+        """``out`` from the model cache, made by ``make(out)`` first if it is not there.
+
+        Under a file lock, so concurrent processes make it once and the others wait for it;
+        ``make`` writes ``out`` atomically (a present file is a complete one).
+        """
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(out) + ".lock"):
             if not out.exists():
-                log.info("exporting %s to ONNX (%s), once", path.name, variant)
-                export_onnx(path, out, self._quantize)
+                log.info("%s, once", what)
+                make(out)
         return out
 
     @cached_property

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 
 from config.settings import EmbeddingSettings
 from retrieval.backends.onnx import OnnxEmbedder, export_onnx, model_key
@@ -162,13 +161,9 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
     def onnx_file(self) -> Path:
         """The quantized model's ``.xml`` (made now if no cached copy exists)."""
         path = Path(self.model_path)
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
         out = self._cache_dir / f"{path.name}-ov-int8-{model_key(path, False, INT8_RECIPE)}.xml"
-        with FileLock(str(out) + ".lock"):
-            if not out.exists():
-                log.info("quantizing %s to int8 for OpenVINO, once", path.name)
-                self._quantize_to(path, out)
-        return out
+        return self._made_once(out, f"quantizing {path.name} to int8 for OpenVINO",
+                               lambda dest: self._quantize_to(path, dest))
 
     def _quantize_to(self, path: Path, out: Path) -> None:
         import nncf
