@@ -164,20 +164,20 @@ class Evidence:
 
 
 def judge(
-    question: str, hits: Sequence[Hit], term_counts: Callable[[list[str]], tuple[dict[str, int],
-                                                                            int]],
+    question: str, hits: Sequence[Hit],
+    term_counts: Callable[[dict[str, list[str]]], tuple[dict[str, int], int]],
     settings: AbstentionSettings, min_score: float,
 ) -> Evidence:
     """The :class:`Evidence` for ``hits`` (best first) retrieved for ``question``.
 
-    ``term_counts(stems)`` returns ``({stem: passages containing it}, passages in all)`` from
-    the keyword index; an empty dict (no keyword index) leaves every term "known" and weighs
-    the terms alike.
+    ``term_counts(terms)`` is given the question's terms (``{stem: the words it came from}``)
+    and returns ``({stem: passages containing it}, passages in all)`` from the keyword index;
+    an empty dict (no keyword index) leaves every term "known" and weighs the terms alike.
     """
     top = max((h.score for h in hits), default=None)
     term_words = _term_words(question)
     terms = list(term_words)
-    counts, total = term_counts(terms) if terms else ({}, 0)
+    counts, total = term_counts(term_words) if terms else ({}, 0)
     known = bool(counts) or total > 0
     unknown = tuple(t for t in terms if known and counts.get(t, 0) == 0
                     and any(can_name_a_thing(w) for w in term_words[t]))

@@ -127,7 +127,7 @@ class Retriever:
         """Whether ``hits`` (retrieved for ``question``) answer it: :mod:`retrieval.evidence`."""
         with self._sessions() as session:
             return judge(question, hits,
-                         lambda stems: (self._keyword.term_counts(session, stems)
+                         lambda terms: (self._keyword.term_counts(session, list(terms), terms)
                                         if self._keyword is not None else ({}, 0)),
                          self.settings.abstention, self.settings.min_score)
 

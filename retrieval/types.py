@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Collection as AbstractCollection
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -231,6 +231,13 @@ class KeywordIndex(Protocol):
         """
         ...
 
-    def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
-        """``({stem: passages containing it}, passages in the index)`` over every collection."""
+    def term_counts(self, session: Session, stems: list[str],
+                    words: Mapping[str, Sequence[str]] | None = None
+                    ) -> tuple[dict[str, int], int]:
+        """``({stem: passages containing it}, passages in the index)`` over every collection.
+
+        ``stems`` are Porter stems (:func:`retrieval.evidence.stems`); ``words``, when given,
+        the question's words behind each stem, for an index that stems differently to look
+        up as it parses them.
+        """
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -59,10 +59,13 @@ class SqliteKeywordIndex:
         self._json: dict[int, tuple[Collection[int], str]] = {}
         self._json_lock = threading.Lock()
 
-    def term_counts(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
+    def term_counts(self, session: Session, stems: list[str],
+                    words: Mapping[str, Sequence[str]] | None = None
+                    ) -> tuple[dict[str, int], int]:
         """``({stem: passages containing it}, passages in the index)``, over every collection.
 
-        ``stems`` are Porter stems (:func:`retrieval.evidence.stems`), the form FTS5 stores.
+        ``stems`` are Porter stems (:func:`retrieval.evidence.stems`), the form FTS5 stores
+        (so ``words`` is not needed).
         Read from the index's vocabulary: no scan, whatever the size of the index.
         """
         if session.get_bind().dialect.name != "sqlite" or not stems:
