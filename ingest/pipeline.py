@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from db.engine import refresh_statistics
 from db.models import Collection
 from ingest.recovery import check_index, rebuild_indexes
 from ingest.results import BatchItem, FileResult, IngestStats, PreparedFile
@@ -221,6 +222,10 @@ class Ingestor:
                         or prepared_q.empty()):
                     flush()
             flush()
+            # A large batch leaves PostgreSQL's planner statistics behind (db.engine).
+            with self._sessions() as session:
+                refresh_statistics(session, sum(r.chunks for r in results if r is not None
+                                                and r.status in ("added", "replaced")))
         finally:
             stop.set()
             while producer.is_alive():  # unblock a producer waiting on a full queue

@@ -1,12 +1,14 @@
-"""Engine behaviour the rest of the code relies on: SQLite pragmas and one-snapshot reads."""
+"""Engine behaviour the rest of the code relies on: SQLite pragmas, one-snapshot reads,
+PostgreSQL planner statistics after large changes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 
-from db.engine import make_engine, read_snapshot, session_factory
+from db.engine import make_engine, read_snapshot, refresh_statistics, session_factory
 from db.migrate import upgrade
 from db.models import Collection
 
@@ -36,4 +38,29 @@ def test_read_snapshot_does_not_see_a_later_commit(tmp_path: Path) -> None:
     with sessions() as after:
         read_snapshot(after)
         assert after.scalar(count) == 1
+    engine.dispose()
+
+
+def test_refresh_statistics_is_for_postgres_only(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        assert refresh_statistics(session, 10_000) == []
+    engine.dispose()
+
+
+@pytest.mark.integration
+def test_refresh_statistics_follows_autovacuums_rule_at_once(pg_url: str) -> None:
+    """More changed rows than 50 + 10% of what the planner last saw: ANALYZE now, not on
+    autovacuum's next round (or never, where it is off)."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    reltuples = text("SELECT reltuples FROM pg_class WHERE relname = 'collections'")
+    with session_factory(engine)() as session:
+        session.add_all(Collection(name=f"c{i}") for i in range(60))
+        session.commit()
+        assert refresh_statistics(session, 40, ("collections",)) == []  # under 50 rows
+        assert refresh_statistics(session, 60, ("collections",)) == ["collections"]
+        assert session.scalar(reltuples) == 60  # the planner now knows the table's size
+        assert refresh_statistics(session, 55, ("collections",)) == []  # 55 < 50 + 6
     engine.dispose()
