@@ -55,40 +55,31 @@ class PostgresKeywordIndex:
         if not stems:
             return {}, 0
         wanted = list(dict.fromkeys(stems))
-        if words is None:
-            counts = self._stem_counts.get(session, wanted, self._count_stems)
-        else:
-            def count(session: Session, keys: list[str]) -> tuple[dict[str, int], int]:
-                return self._count_words(session, {k: list(words.get(k) or [k]) for k in keys})
 
-            counts = self._stem_counts.get(session, wanted, count)
+        def count(session: Session, keys: list[str]) -> tuple[dict[str, int], int]:
+            if words is None:
+                return self._count_words(session, [(k, k) for k in keys], stems=True)
+            return self._count_words(session, [(k, w) for k in keys
+                                               for w in (words.get(k) or [k])], stems=False)
+
+        counts = self._stem_counts.get(session, wanted, count)
         return {s: n for s, n in zip(wanted, counts, strict=True) if n}, self._total.get(session)
 
-    def _count_stems(self, session: Session, stems: list[str]) -> tuple[dict[str, int], int]:
-        """``({stem: passages containing it}, passages in the index)``: one query."""
-        total = self._total.get(session)
-        rows = session.execute(
-            text("SELECT s, CASE WHEN numnode(plainto_tsquery('english', s)) = 0 THEN -1 "
-                 "ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ "
-                 "(plainto_tsquery('english', s) || plainto_tsquery('simple', s))) END "
-                 "FROM unnest(CAST(:stems AS text[])) AS s"),
-            {"stems": stems},
-        ).all()
-        return {str(stem): (total if n < 0 else int(n)) for stem, n in rows}, total
-
-    def _count_words(self, session: Session, words: dict[str, list[str]]
+    def _count_words(self, session: Session, pairs: list[tuple[str, str]], stems: bool
                      ) -> tuple[dict[str, int], int]:
         """``({term: passages holding one of its words}, passages in the index)``: one query.
 
-        Each word as PostgreSQL parses and stems it (``plainto_tsquery('english', word)``,
-        what ``to_tsvector`` indexed); a term's count is its best word's.
+        ``pairs`` are ``(term, word)``; each word as PostgreSQL parses and stems it
+        (``plainto_tsquery('english', word)``, what ``to_tsvector`` indexed), and when the
+        words are ``stems`` (Porter stems) also as they are; a term's count is its best word's.
         """
         total = self._total.get(session)
-        pairs = [(term, word) for term, ws in words.items() for word in ws]
+        query = "plainto_tsquery('english', w)"
+        if stems:
+            query = f"({query} || plainto_tsquery('simple', w))"
         rows = session.execute(
             text("SELECT t, CASE WHEN numnode(plainto_tsquery('english', w)) = 0 THEN -1 "
-                 "ELSE (SELECT count(*) FROM chunks "
-                 "WHERE search_vector @@ plainto_tsquery('english', w)) END "
+                 f"ELSE (SELECT count(*) FROM chunks WHERE search_vector @@ {query}) END "
                  "FROM unnest(CAST(:terms AS text[]), CAST(:words AS text[])) AS x(t, w)"),
             {"terms": [t for t, _ in pairs], "words": [w for _, w in pairs]},
         ).all()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from ingest.stack import build_ingestor
 from retrieval.acl import Principal, grant_collection, restrict_document
@@ -129,8 +130,6 @@ def test_abstention_looks_words_up_as_postgres_parsed_them(pg_stack, tmp_path) -
 def test_a_large_ingest_leaves_the_planner_statistics(pg_stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Without statistics the planner picked a plan that loaded a search's candidates in 21 ms
     instead of 1 (curl set); an ingest of more rows than autovacuum's threshold analyzes."""
-    from sqlalchemy import text
-
     ingestor = build_ingestor(pg_stack)
     body = "".join(f"## Part {i}\n\nStep {i} of the checklist: " + "inspect the valve "
                    * 8 + f"and sign sheet {i}.\n\n" for i in range(60))
