@@ -34,7 +34,7 @@ class PostgresKeywordIndex:
     def __init__(self) -> None:
         self._total = PassageCount()
         self._postings = PostingCounts()
-        self._stem_counts = PostingCounts(ttl_s=60.0, remember_zero=False)
+        self._term_counts = PostingCounts(ttl_s=60.0, remember_zero=False)
 
     def term_counts(self, session: Session, stems: list[str],
                     words: Mapping[str, Sequence[str]] | None = None
@@ -55,14 +55,19 @@ class PostgresKeywordIndex:
         if not stems:
             return {}, 0
         wanted = list(dict.fromkeys(stems))
+        # Remembered by what was looked up: the words behind a stem differ between questions
+        # ("display", "displayed"), and a stem alone is another lookup again.
+        looked_up = {s: [s] if words is None else sorted(set(words.get(s) or [s]))
+                     for s in wanted}
+        keys = {s: ("w:" if words is not None else "s:") + "|".join([s, *looked_up[s]])
+                for s in wanted}
+        by_key = {keys[s]: looked_up[s] for s in wanted}
 
-        def count(session: Session, keys: list[str]) -> tuple[dict[str, int], int]:
-            if words is None:
-                return self._count_words(session, [(k, k) for k in keys], stems=True)
-            return self._count_words(session, [(k, w) for k in keys
-                                               for w in (words.get(k) or [k])], stems=False)
+        def count(session: Session, missing: list[str]) -> tuple[dict[str, int], int]:
+            pairs = [(key, w) for key in missing for w in by_key[key]]
+            return self._count_words(session, pairs, stems=words is None)
 
-        counts = self._stem_counts.get(session, wanted, count)
+        counts = self._term_counts.get(session, [keys[s] for s in wanted], count)
         return {s: n for s, n in zip(wanted, counts, strict=True) if n}, self._total.get(session)
 
     def _count_words(self, session: Session, pairs: list[tuple[str, str]], stems: bool

@@ -119,6 +119,11 @@ def test_abstention_looks_words_up_as_postgres_parsed_them(pg_stack, tmp_path) -
     assert total == 2
     # "during" is one of PostgreSQL's stop words: in every passage; "zyxwv" in none
     assert counts == {"kei": 1, "displai": 1, "statu": 1, "dure": 2}
+    with pg_stack.sessions() as s:
+        # Remembered by what was looked up: "kei" alone is no indexed lexeme, whatever the
+        # count of the word "key" a moment ago (one cache served both and answered 1)
+        assert pg_stack.keyword.term_counts(s, ["kei"])[0] == {}
+        assert pg_stack.keyword.term_counts(s, ["kei"], {"kei": ["key"]})[0] == {"kei": 1}
     question = "How do I display the key status during start-up?"
     evidence = pg_stack.retriever.assess(question, pg_stack.retriever.search(question, "c"))
     assert evidence.unknown_terms == () and not evidence.abstain
