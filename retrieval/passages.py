@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from db.models import Chunk, Document
@@ -106,11 +106,22 @@ def grow_passages(
 
 def _fetch_around(session: Session, hits: list[Hit], ordinals: dict[int, int], reach: int,
                   rows: dict[int, dict[int, Any]]) -> None:
-    """Add the chunks within ``reach`` of each hit's matched chunk to ``rows`` (one query)."""
-    near = or_(*(and_(Chunk.document_id == h.document_id,
-                      Chunk.ordinal.between(ordinals[h.chunk_id] - reach,
-                                            ordinals[h.chunk_id] + reach))
-                 for h in hits))
+    """Add the chunks within ``reach`` of each hit's matched chunk to ``rows`` (one query).
+
+    The ranges are SQL text with bound values: built from column expressions they cost more
+    than the query itself (SQLAlchemy coerces every operand), and the statement, one per
+    number of hits, is compiled once and cached.
+    """
+    table = Chunk.__tablename__
+    params: dict[str, int] = {}
+    ranges = []
+    for i, h in enumerate(hits):
+        ordinal = ordinals[h.chunk_id]
+        params[f"d{i}"], params[f"lo{i}"], params[f"hi{i}"] = (
+            h.document_id, ordinal - reach, ordinal + reach)
+        ranges.append(f"({table}.document_id = :d{i} "
+                      f"AND {table}.ordinal BETWEEN :lo{i} AND :hi{i})")
+    near = text(" OR ".join(ranges)).bindparams(**params)
     for row in session.execute(select(Chunk.document_id, Chunk.ordinal, Chunk.char_start,
                                       Chunk.char_end, Chunk.text, Chunk.heading_path, Chunk.page)
                                .where(near)):
