@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -157,6 +158,16 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\x00", " ").split())
 
 
+def _clean_code(text: str) -> str:
+    """A code block's text with its lines kept (the ask page shows passages as written).
+
+    Trailing spaces go, and runs of blank lines become one; tokenizers read a line break as
+    any other space, so chunks, vectors and keyword terms are the same as for one line.
+    """
+    lines = [line.rstrip() for line in text.replace("\x00", " ").expandtabs(4).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
 def elements_to_blocks(elements: list[Any]) -> list[Block]:
     """Convert unstructured elements to blocks (headers, footers and images dropped)."""
     blocks: list[Block] = []
@@ -169,7 +180,7 @@ def elements_to_blocks(elements: list[Any]) -> list[Block]:
             text = _table_text(el).replace("\x00", " ").strip()
             kind = "table"
         else:
-            text = _clean(el.text or "")
+            text = (_clean_code if category == "CodeSnippet" else _clean)(el.text or "")
             kind = "title" if category == "Title" else "text"
         if not text:
             continue

@@ -232,3 +232,27 @@ def test_check_repairs_a_diverged_index(stack, ingestor, tmp_path: Path) -> None
     assert any("without a vector" in p for p in problems)
     ingestor.check(repair=True)
     assert ingestor.check() == []
+
+
+@pytest.mark.parametrize("name, source", [
+    ("setup.md", "# Setup\n\nInstall the handler like this:\n\n```python\n"
+                 "def handle(event):\n    # retry the upload twice\n    return upload(event, retries=2)\n"
+                 "```\n\nThen restart the service.\n"),
+    ("setup.html", "<html><body><h1>Setup</h1><p>Install the handler like this:</p>"
+                   "<pre>def handle(event):\n    # retry the upload twice\n"
+                   "    return upload(event, retries=2)</pre><p>Then restart the service.</p>"
+                   "</body></html>"),
+])
+def test_code_blocks_keep_their_lines(stack, ingestor, tmp_path: Path, name: str,
+                                      source: str) -> None:
+    """A code block is stored and returned as written: its lines, its indentation.
+
+    Every other block's whitespace is collapsed; code collapsed to one line read
+    ``def handle(event): # retry the upload twice return upload(...)`` on the ask page.
+    """
+    assert ingestor.ingest_file(_write(tmp_path / name, source), "c").status == "added"
+    hits = stack.retriever.search("How many times does handle retry the upload?", "c", 3)
+    assert hits
+    assert ("def handle(event):\n    # retry the upload twice\n"
+            "    return upload(event, retries=2)") in hits[0].text
+    assert "Install the handler like this:" in hits[0].text  # prose stays as it was
