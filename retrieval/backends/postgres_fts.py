@@ -55,19 +55,19 @@ class PostgresKeywordIndex:
         if not stems:
             return {}, 0
         wanted = list(dict.fromkeys(stems))
-        # Remembered by what was looked up: the words behind a stem differ between questions
-        # ("display", "displayed"), and a stem alone is another lookup again.
-        looked_up = {s: [s] if words is None else sorted(set(words.get(s) or [s]))
-                     for s in wanted}
-        keys = {s: ("w:" if words is not None else "s:") + "|".join([s, *looked_up[s]])
-                for s in wanted}
-        by_key = {keys[s]: looked_up[s] for s in wanted}
+        # Remembered by what was looked up, and how: the words behind a stem differ between
+        # questions ("display", "displayed"), and a stem alone is another lookup again.
+        lookups = {s: [s] if words is None else sorted(set(words.get(s) or [s]))
+                   for s in wanted}
+        how = "stem:" if words is None else "words:"
+        keys = [how + "|".join(looked_up) for looked_up in lookups.values()]  # wanted's order
+        by_key = dict(zip(keys, lookups.values(), strict=True))
 
         def count(session: Session, missing: list[str]) -> tuple[dict[str, int], int]:
             pairs = [(key, w) for key in missing for w in by_key[key]]
             return self._count_words(session, pairs, stems=words is None)
 
-        counts = self._term_counts.get(session, [keys[s] for s in wanted], count)
+        counts = self._term_counts.get(session, keys, count)
         return {s: n for s, n in zip(wanted, counts, strict=True) if n}, self._total.get(session)
 
     def _count_words(self, session: Session, pairs: list[tuple[str, str]], stems: bool
