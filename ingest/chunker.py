@@ -103,10 +103,8 @@ class TokenChunker:
         """Split by token offsets: for text without spaces or separators (one huge 'word')."""
         tokenizer: Any = getattr(self._embedder, "tokenizer", None)
         pieces: list[str] = []
-        if tokenizer is not None and getattr(tokenizer, "is_fast", False):
-            enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
-                            truncation=False, verbose=False)
-            offsets = enc["offset_mapping"]
+        if tokenizer is not None and hasattr(tokenizer, "offsets"):
+            offsets = tokenizer.offsets(text)
             for i in range(0, len(offsets), budget):
                 window = offsets[i : i + budget]
                 pieces.append(text[window[0][0] : window[-1][1]])

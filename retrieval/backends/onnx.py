@@ -32,8 +32,8 @@ from config.settings import EmbeddingSettings
 from retrieval.backends.sentence_transformers import (
     PrefixedEmbedder,
     bundled_embedding_model_path,
-    load_tokenizer,
 )
+from retrieval.backends.tokens import ModelTokenizer, cached_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -186,15 +186,13 @@ class OnnxEmbedder(PrefixedEmbedder):
         return _model_info(path)
 
     @cached_property
-    def tokenizer(self) -> Any:
-        """The model's Hugging Face (fast) tokenizer, for counting and splitting (chunker)."""
-        return load_tokenizer(self.model_path)
+    def tokenizer(self) -> ModelTokenizer:
+        """The model's tokenizer, for embedding, counting and splitting (chunker).
 
-    @cached_property
-    def _batch_tokenizer(self) -> Any:
-        # A second instance: a fast tokenizer must not be used by two threads at once
-        # ("Already borrowed"), and the chunker counts tokens while a batch is embedded.
-        return load_tokenizer(self.model_path)
+        Read from the model cache without importing transformers
+        (:mod:`retrieval.backends.tokens`).
+        """
+        return cached_tokenizer(self.model_path, self._cache_dir)
 
     @cached_property
     def onnx_file(self) -> Path:
@@ -237,7 +235,7 @@ class OnnxEmbedder(PrefixedEmbedder):
 
     def warm_up(self) -> None:
         """Export (first time) and load the model now instead of on first use."""
-        _ = self._runtime, self.tokenizer, self._batch_tokenizer
+        _ = self._runtime, self.tokenizer
 
     @property
     def name(self) -> str:
@@ -274,9 +272,4 @@ class OnnxEmbedder(PrefixedEmbedder):
 
     def _feed(self, texts: list[str]) -> dict[str, np.ndarray]:
         """One batch's model inputs: token ids, attention mask and token types, padded."""
-        enc = self._batch_tokenizer(texts, padding=True, truncation=True,
-                                    max_length=self.max_tokens, return_tensors="np")
-        if "token_type_ids" not in enc:
-            enc["token_type_ids"] = np.zeros_like(enc["input_ids"])
-        return {name: np.asarray(enc[name], dtype=np.int64)
-                for name in ("input_ids", "attention_mask", "token_type_ids")}
+        return self.tokenizer.batch(texts, self.max_tokens)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from config.settings import EmbeddingSettings
+from retrieval.backends.tokens import ModelTokenizer, load_hf_tokenizer
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -53,42 +54,33 @@ def load_sentence_transformer(path: str, device: str, half: bool = False
     return model
 
 
-def load_tokenizer(path: str) -> Any:
-    """A new instance of the Hugging Face tokenizer of the model at ``path`` (local only)."""
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+def load_tokenizer(path: str) -> ModelTokenizer:
+    """A new instance of the tokenizer of the model at ``path``, loaded by transformers."""
+    return ModelTokenizer.from_hf(load_hf_tokenizer(path))
 
 
 class PrefixedEmbedder:
     """Token counting and query/document prefixes, shared by the embedders of this package.
 
-    A subclass provides ``_settings`` (:class:`EmbeddingSettings`), ``tokenizer`` (a Hugging
-    Face tokenizer) and ``_encode(texts)`` (texts -> unit vectors).
+    A subclass provides ``_settings`` (:class:`EmbeddingSettings`), ``tokenizer`` (a
+    :class:`~retrieval.backends.tokens.ModelTokenizer`) and ``_encode(texts)`` (texts -> unit
+    vectors).
     """
 
     _settings: EmbeddingSettings
-    tokenizer: Any
+    tokenizer: ModelTokenizer
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` with the document prefix and special tokens, untruncated."""
-        ids = self.tokenizer(self._settings.document_prefix + text, add_special_tokens=True,
-                             truncation=False, verbose=False)["input_ids"]
-        return len(ids)
+        return self.tokenizer.count([self._settings.document_prefix + text])[0]
 
     def count_tokens_many(self, texts: list[str]) -> list[int]:
         """:meth:`count_tokens` of each text, in one batched tokenizer call."""
-        if not texts:
-            return []
         prefix = self._settings.document_prefix
-        ids = self.tokenizer([prefix + t for t in texts], add_special_tokens=True,
-                             truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
+        return self.tokenizer.count([prefix + t for t in texts]) if texts else []
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query -> unit vector (float32)."""
@@ -126,8 +118,8 @@ class SentenceTransformersEmbedder(PrefixedEmbedder):
         return Path(self.model_path).name
 
     @cached_property
-    def tokenizer(self) -> Any:
-        """The model's Hugging Face tokenizer, for counting and splitting (chunker).
+    def tokenizer(self) -> ModelTokenizer:
+        """The model's tokenizer, for counting and splitting (chunker).
 
         Its own instance: the model's is used by ``encode`` on another thread, and a fast
         tokenizer must not be used by two threads at once ("Already borrowed").

@@ -87,7 +87,10 @@ def test_int8_model_is_made_once_and_stays_close_to_float32(
     assert int(np.argmax(vectors[:4] @ first.embed_query(TEXTS[0]))) == 0
     xml = first.onnx_file
     assert xml.parent == tmp_path and xml.suffix == ".xml" and xml.with_suffix(".bin").exists()
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".bin", ".lock", ".xml"]  # no debris
+    # The model (.xml + .bin) and the tokenizer (.json, retrieval/backends/tokens.py), each
+    # with its lock file; no debris.
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".bin", ".json", ".lock", ".lock",
+                                                           ".xml"]
 
     # A second process (here: embedder) loads the cached model; it never quantizes again.
     def no_quantizing(*_a: object) -> None:

@@ -1,0 +1,150 @@
+"""The embedding model's tokenizer as Hugging Face's Rust ``tokenizers`` object, without transformers.
+
+A Hugging Face fast tokenizer is a ``tokenizers.Tokenizer`` plus settings that transformers
+applies from ``tokenizer_config.json`` when it loads one. Importing transformers (and torch,
+which it imports) took 2.9 s of the 5.2 s an ingest process needs before its first file, on
+every run. So :func:`cached_tokenizer` loads the tokenizer with transformers once per machine
+and model, saves the Rust tokenizer exactly as transformers configured it into the model cache
+(beside the ONNX and OpenVINO exports), and every later process reads that JSON in
+milliseconds: the same token ids as transformers' by construction, for any model with a fast
+tokenizer (``tests/retrieval/test_tokens.py`` compares them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+TOKENIZER_VERSION = 1  # bump when what is saved changes: caches are re-made
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "vocab.txt", "merges.txt", "vocab.json", "sentencepiece.bpe.model",
+                    "spiece.model", "added_tokens.json")
+
+
+class ModelTokenizer:
+    """What Enclave asks of a model's tokenizer: counts, padded batches, character offsets.
+
+    Counting and batches use their own copies of the Rust tokenizer, each configured once and
+    never changed afterwards, so the chunker may count on one thread while a batch is encoded
+    on another (a ``tokenizers`` object whose settings change under a concurrent call raises
+    "Already borrowed", which is what transformers' per-call settings do).
+    """
+
+    is_fast = True
+
+    def __init__(self, rust: Tokenizer, pad_id: int, pad_token: str, pad_type_id: int = 0
+                 ) -> None:
+        self._spec = rust.to_str()
+        self._plain = Tokenizer.from_str(self._spec)
+        self._plain.no_padding()
+        self._plain.no_truncation()
+        self.pad = {"pad_id": pad_id, "pad_token": pad_token, "pad_type_id": pad_type_id}
+        self._batchers: dict[int, Tokenizer] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_hf(cls, hf: Any) -> ModelTokenizer:
+        """From a transformers fast tokenizer (its Rust tokenizer and its padding token)."""
+        if not getattr(hf, "is_fast", False):
+            raise RuntimeError("the embedding model has no fast tokenizer (tokenizer.json); "
+                               "Enclave needs one to count and split text in its tokens")
+        pad_id = hf.pad_token_id if hf.pad_token_id is not None else 0
+        return cls(hf.backend_tokenizer, pad_id, hf.pad_token or "[PAD]",
+                   int(getattr(hf, "pad_token_type_id", 0) or 0))
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelTokenizer:
+        """From :meth:`to_json`'s output."""
+        saved = json.loads(text)
+        return cls(Tokenizer.from_str(saved["tokenizer"]), **saved["pad"])
+
+    def to_json(self) -> str:
+        """The tokenizer and its padding token, as one JSON document."""
+        return json.dumps({"tokenizer": self._spec, "pad": self.pad})
+
+    @property
+    def backend_tokenizer(self) -> Tokenizer:
+        """The Rust tokenizer (no padding or truncation): copy it before changing it."""
+        return self._plain
+
+    def count(self, texts: list[str]) -> list[int]:
+        """Tokens of each text, special tokens included, never truncated."""
+        return [len(e.ids) for e in self._plain.encode_batch(texts, add_special_tokens=True)]
+
+    def batch(self, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
+        """Model inputs for ``texts``: ids, attention mask and token types (int64).
+
+        Each text is truncated to ``max_length`` tokens (special tokens included) and padded
+        to the longest, as transformers' ``padding=True, truncation=True`` does.
+        """
+        encodings = self._batcher(max_length).encode_batch(texts, add_special_tokens=True)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+    def _batcher(self, max_length: int) -> Tokenizer:
+        """A copy that truncates to ``max_length`` and pads, made once per length."""
+        with self._lock:
+            rust = self._batchers.get(max_length)
+            if rust is None:
+                rust = Tokenizer.from_str(self._spec)
+                rust.enable_truncation(max_length)
+                rust.enable_padding(**self.pad)
+                self._batchers[max_length] = rust
+        return rust
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each token of ``text`` (no special tokens)."""
+        return list(self._plain.encode(text, add_special_tokens=False).offsets)
+
+
+def load_hf_tokenizer(path: str) -> Any:
+    """A new instance of the Hugging Face tokenizer of the model at ``path`` (local only)."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def tokenizer_key(path: Path) -> str:
+    """Cache key of a model's saved tokenizer: its tokenizer files and this module's version."""
+    digest = hashlib.sha256(f"tokenizer-v{TOKENIZER_VERSION}".encode())
+    for name in _TOKENIZER_FILES:
+        file = path / name
+        if file.exists():
+            digest.update(name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_tokenizer(model_path: str, cache_dir: Path) -> ModelTokenizer:
+    """The model's tokenizer, from the model cache; the first use on a machine makes it.
+
+    Written atomically under a file lock, like the model exports.
+    """
+    from filelock import FileLock
+
+    path = Path(model_path)
+    out = cache_dir / f"{path.name}-tokenizer-{tokenizer_key(path)}.json"
+    if not out.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out) + ".lock"):
+            if not out.exists():
+                made = ModelTokenizer.from_hf(load_hf_tokenizer(model_path))
+                with tempfile.NamedTemporaryFile("w", dir=cache_dir, suffix=".tmp",
+                                                 delete=False, encoding="utf-8") as fh:
+                    fh.write(made.to_json())
+                os.replace(fh.name, out)
+                return made
+    return ModelTokenizer.from_json(out.read_text(encoding="utf-8"))
