@@ -77,14 +77,21 @@ def _open(settings: Settings) -> tuple[Any, Any, Any] | None:
 
     None when the database cannot be opened (an out-of-date schema, for one).
     """
+    from ingest.parsers.factory import build_parser
+
+    # First, so the sandbox worker loads unstructured while this process imports the rest.
+    parser = build_parser(settings)
     from ingest.jobs import JobManager
     from ingest.stack import build_ingestor
     from retrieval.stack import build_retrieval_for_cli
 
     stack = build_retrieval_for_cli(settings)
     if stack is None:
+        close = getattr(parser, "close", None)
+        if close is not None:
+            close()
         return None
-    ingestor = build_ingestor(stack)
+    ingestor = build_ingestor(stack, parser)
     return stack, ingestor, JobManager(stack.sessions, ingestor)
 
 

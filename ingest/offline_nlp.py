@@ -67,12 +67,26 @@ def offline_pipeline() -> Any:
 
 
 def install() -> None:
-    """Point unstructured's spaCy loader at :func:`offline_pipeline` (idempotent)."""
+    """Point unstructured's spaCy loader at :func:`offline_pipeline` (idempotent).
+
+    Also skips the narrative-text check of its HTML partitioner (:func:`_narrative_unused`).
+    """
     global _installed
     with _lock:
         if _installed:
             return
         from unstructured.nlp import tokenize
+        from unstructured.partition.html import parser as html_parser
 
         tokenize._get_nlp = offline_pipeline
+        # An HTML (or Markdown) paragraph is NarrativeText or Text by sentence splitting and a
+        # verb check: a quarter of a Markdown page's parse time, and Enclave reads both as
+        # text. Skipped there only; lists, addresses and e-mail addresses are still told
+        # apart, and plain-text files keep the check (it finds their titles).
+        html_parser.is_possible_narrative_text = _narrative_unused
         _installed = True
+
+
+def _narrative_unused(text: str, *args: Any, **kwargs: Any) -> bool:
+    """Stand-in for unstructured's narrative-text check inside its HTML partitioner."""
+    return False

@@ -199,6 +199,8 @@ class UnstructuredParser:
     text layer, are read with Tesseract (:mod:`ingest.parsers.ocr`).
     """
 
+    _own_types: frozenset[str] = frozenset()  # types a subclass parses without unstructured
+
     def __init__(self, max_pages: int | None = None, max_text_chars: int | None = None,
                  ocr: str = "auto", ocr_languages: str = "eng",
                  ocr_page_timeout_s: float = PAGE_TIMEOUT_S) -> None:
@@ -212,8 +214,8 @@ class UnstructuredParser:
         The sandbox worker does this once at start, so no file's time limit pays for imports.
         """
         for file_type in LABELS:
-            if file_type not in IMAGE_TYPES:  # images go to OCR, not unstructured
-                _partitioner(file_type)
+            if file_type not in IMAGE_TYPES and file_type not in self._own_types:
+                _partitioner(file_type)  # images go to OCR, not unstructured
         _partitioner("txt")("Warm-up sentence for the parser. It describes nothing.")
 
     def parse(self, path: Path, file_type: str) -> ParsedDocument:
@@ -292,7 +294,8 @@ def without_hidden_text(path: Path, file_type: str, source: Any
     from PPTX and XLSX packages (:mod:`ingest.parsers.office_hidden`: hidden slides, shapes,
     sheets, rows and columns, text in its background's colour or of 1 pt or less, cells
     formatted ``;;;``). Other types, and a file with nothing hidden, come back as they
-    came.
+    came, except that Markdown already rendered to look for hidden text comes back as that
+    HTML (what unstructured's ``partition_md`` would render again and partition).
     """
     if file_type == "html":
         cleaned, removed = clean_html(source)
@@ -301,9 +304,10 @@ def without_hidden_text(path: Path, file_type: str, source: Any
         import markdown
         from unstructured.partition.md import _DEFAULT_MARKDOWN_EXTENSIONS
 
+        # Rendered once: what partition_md would render again and hand to partition_html.
         rendered = markdown.markdown(source, extensions=_DEFAULT_MARKDOWN_EXTENSIONS)
         cleaned, removed = clean_html(rendered)
-        return (cleaned, "html", removed) if removed else (source, "md", {})
+        return (cleaned, "html", removed) if removed else (rendered, "html", {})
     cleaners = {"docx": clean_docx, "pptx": clean_pptx, "xlsx": clean_xlsx}
     if file_type in cleaners:
         package, removed = cleaners[file_type](path)
@@ -337,6 +341,10 @@ class FastPdfParser(UnstructuredParser):
     The same pre-checks and limits as :class:`UnstructuredParser`; ``ingest.pdf_parser``
     chooses it (``pdfium``, the default).
     """
+
+    # unstructured's PDF partitioner is never used here: not imported by warm_up (1.5 s of
+    # the sandbox worker's start and ~100 MiB: pdfminer, unstructured_inference, matplotlib).
+    _own_types = frozenset({"pdf"})
 
     def _extract(self, path: Path, file_type: str, label: str) -> ParsedDocument:
         """PDFs by their text layer and font sizes; the rest as :class:`UnstructuredParser`."""

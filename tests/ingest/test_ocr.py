@@ -277,10 +277,8 @@ def test_a_slow_page_fails_naming_the_page_timeout_setting(tmp_path: Path) -> No
 def test_the_page_timeout_setting_reaches_the_sandboxed_parser(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from types import SimpleNamespace
-
     from config.settings import ConfigError
-    from ingest.stack import build_parser
+    from ingest.parsers.factory import build_parser
     from tests.conftest import make_settings
 
     bin_dir = tmp_path / "bin"
@@ -292,7 +290,7 @@ def test_the_page_timeout_setting_reaches_the_sandboxed_parser(
     assert settings.ingest.ocr_page_timeout_s == 0.5
     png = tmp_path / "notice.png"
     _page_two().save(png, dpi=(DPI, DPI))
-    parser = build_parser(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    parser = build_parser(settings)
     try:
         with pytest.raises(IngestError, match=r"OCR of page 1 took longer than 0\.5 s "
                                               r"\(ingest\.ocr_page_timeout_s\)"):
