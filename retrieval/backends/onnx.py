@@ -177,6 +177,7 @@ class OnnxEmbedder(PrefixedEmbedder):
         self._cache_dir = cache_dir
         self._quantize = quantize
         self._lock = threading.Lock()
+        self._pad_multiple = 1  # ONNX Runtime: padding is work (OpenVINO differs)
 
     @cached_property
     def _info(self) -> _ModelInfo:
@@ -261,15 +262,15 @@ class OnnxEmbedder(PrefixedEmbedder):
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        # Tokenized once; batches of similar token counts, so little of a batch is padding
+        # (ordered by characters, code and prose mixed: 29% of the tokens run were padding on
+        # the Node.js API pages, and embedding took 1.3-1.5x as long).
+        encodings = self.tokenizer.encode(texts, self.max_tokens)
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         size = self._settings.batch_size
         for start in range(0, len(order), size):
             idx = order[start:start + size]
-            feed = self._feed([texts[i] for i in idx])
+            feed = self.tokenizer.pad([encodings[i] for i in idx], self._pad_multiple)
             with self._lock:  # one run at a time: each already uses every thread
                 out[idx] = self._run(feed)
         return out
-
-    def _feed(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """One batch's model inputs: token ids, attention mask and token types, padded."""
-        return self.tokenizer.batch(texts, self.max_tokens)

@@ -70,6 +70,10 @@ class OpenVinoEmbedder(OnnxEmbedder):
                  precision: str = "bf16") -> None:
         super().__init__(settings, cache_dir, quantize=False)
         self.precision = precision
+        # Batches padded to a multiple of 16 tokens run faster on OpenVINO's CPU plugin than
+        # unpadded ones, though longer: int8, AVX512-VNNI, the Node.js API pages, 9.1 -> 8.7 s
+        # (ONNX Runtime: 17.3 -> 19.1 s, so it pads to the longest only).
+        self._pad_multiple = 16
 
     @property
     def _label(self) -> str:
@@ -175,7 +179,9 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
             model = ov.Core().read_model(str(raw))
             names = [port.get_any_name() for port in model.inputs]
             texts = calibration_texts()
-            feeds = [self._feed(texts[i:i + 8]) for i in range(0, len(texts), 8)]
+            # Padded to the longest of each 8 (transformers' padding), as the recipe was made.
+            feeds = [self.tokenizer.batch(texts[i:i + 8], self.max_tokens)
+                     for i in range(0, len(texts), 8)]
             quantized = nncf.quantize(
                 model, nncf.Dataset(feeds, lambda feed: {n: feed[n] for n in names}),
                 model_type=nncf.ModelType.TRANSFORMER, subset_size=len(feeds))

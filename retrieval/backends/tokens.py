@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
-TOKENIZER_VERSION = 1  # bump when what is saved changes: caches are re-made
+TOKENIZER_VERSION = 2  # bump when what is saved changes: caches are re-made
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                     "vocab.txt", "merges.txt", "vocab.json", "sentencepiece.bpe.model",
                     "spiece.model", "added_tokens.json")
@@ -32,22 +32,24 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_m
 class ModelTokenizer:
     """What Enclave asks of a model's tokenizer: counts, padded batches, character offsets.
 
-    Counting and batches use their own copies of the Rust tokenizer, each configured once and
-    never changed afterwards, so the chunker may count on one thread while a batch is encoded
-    on another (a ``tokenizers`` object whose settings change under a concurrent call raises
-    "Already borrowed", which is what transformers' per-call settings do).
+    Counting and encoding use their own copies of the Rust tokenizer, each configured once and
+    never changed afterwards (padding is done on the encodings), so the chunker may count on
+    one thread while a batch is encoded on another (a ``tokenizers`` object whose settings
+    change under a concurrent call raises "Already borrowed", as transformers' per-call
+    settings do).
     """
 
     is_fast = True
 
-    def __init__(self, rust: Tokenizer, pad_id: int, pad_token: str, pad_type_id: int = 0
-                 ) -> None:
+    def __init__(self, rust: Tokenizer, pad_id: int, pad_token: str, pad_type_id: int = 0,
+                 direction: str = "right") -> None:
         self._spec = rust.to_str()
         self._plain = Tokenizer.from_str(self._spec)
         self._plain.no_padding()
         self._plain.no_truncation()
-        self.pad = {"pad_id": pad_id, "pad_token": pad_token, "pad_type_id": pad_type_id}
-        self._batchers: dict[int, Tokenizer] = {}
+        self.pad_with = {"pad_id": pad_id, "pad_token": pad_token, "pad_type_id": pad_type_id,
+                         "direction": direction}
+        self._truncators: dict[int, Tokenizer] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -58,17 +60,18 @@ class ModelTokenizer:
                                "Enclave needs one to count and split text in its tokens")
         pad_id = hf.pad_token_id if hf.pad_token_id is not None else 0
         return cls(hf.backend_tokenizer, pad_id, hf.pad_token or "[PAD]",
-                   int(getattr(hf, "pad_token_type_id", 0) or 0))
+                   int(getattr(hf, "pad_token_type_id", 0) or 0),
+                   getattr(hf, "padding_side", "right") or "right")
 
     @classmethod
     def from_json(cls, text: str) -> ModelTokenizer:
         """From :meth:`to_json`'s output."""
         saved = json.loads(text)
-        return cls(Tokenizer.from_str(saved["tokenizer"]), **saved["pad"])
+        return cls(Tokenizer.from_str(saved["tokenizer"]), **saved["pad_with"])
 
     def to_json(self) -> str:
-        """The tokenizer and its padding token, as one JSON document."""
-        return json.dumps({"tokenizer": self._spec, "pad": self.pad})
+        """The tokenizer and how it pads, as one JSON document."""
+        return json.dumps({"tokenizer": self._spec, "pad_with": self.pad_with})
 
     @property
     def backend_tokenizer(self) -> Tokenizer:
@@ -79,29 +82,37 @@ class ModelTokenizer:
         """Tokens of each text, special tokens included, never truncated."""
         return [len(e.ids) for e in self._plain.encode_batch(texts, add_special_tokens=True)]
 
-    def batch(self, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
-        """Model inputs for ``texts``: ids, attention mask and token types (int64).
+    def batch(self, texts: list[str], max_length: int, multiple: int = 1
+              ) -> dict[str, np.ndarray]:
+        """Model inputs for ``texts``: :meth:`encode`, then :meth:`pad`."""
+        return self.pad(self.encode(texts, max_length), multiple)
 
-        Each text is truncated to ``max_length`` tokens (special tokens included) and padded
-        to the longest, as transformers' ``padding=True, truncation=True`` does.
+    def encode(self, texts: list[str], max_length: int) -> list[Encoding]:
+        """Each text's tokens, special tokens included, truncated to ``max_length`` tokens."""
+        with self._lock:
+            rust = self._truncators.get(max_length)
+            if rust is None:  # a copy per length, configured once before any use
+                rust = Tokenizer.from_str(self._spec)
+                rust.no_padding()
+                rust.enable_truncation(max_length)
+                self._truncators[max_length] = rust
+        return rust.encode_batch(texts, add_special_tokens=True)
+
+    def pad(self, encodings: list[Encoding], multiple: int = 1) -> dict[str, np.ndarray]:
+        """Ids, attention mask and token types (int64) of ``encodings``, padded in place.
+
+        To the longest, rounded up to a ``multiple`` of tokens; with ``multiple`` 1 these are
+        transformers' ``padding=True, truncation=True`` inputs.
         """
-        encodings = self._batcher(max_length).encode_batch(texts, add_special_tokens=True)
+        longest = max((len(e.ids) for e in encodings), default=0)
+        length = -(-longest // multiple) * multiple
+        for enc in encodings:
+            enc.pad(length, **self.pad_with)
         return {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-
-    def _batcher(self, max_length: int) -> Tokenizer:
-        """A copy that truncates to ``max_length`` and pads, made once per length."""
-        with self._lock:
-            rust = self._batchers.get(max_length)
-            if rust is None:
-                rust = Tokenizer.from_str(self._spec)
-                rust.enable_truncation(max_length)
-                rust.enable_padding(**self.pad)
-                self._batchers[max_length] = rust
-        return rust
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each token of ``text`` (no special tokens)."""

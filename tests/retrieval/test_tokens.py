@@ -70,8 +70,8 @@ def test_made_once_then_read(tmp_path: Path) -> None:
     stamp = saved.stat().st_mtime_ns
     second = cached_tokenizer(path, tmp_path)
     assert saved.stat().st_mtime_ns == stamp
-    assert json.loads(saved.read_text())["pad"] == {"pad_id": 0, "pad_token": "[PAD]",
-                                                    "pad_type_id": 0}
+    assert json.loads(saved.read_text())["pad_with"] == {
+        "pad_id": 0, "pad_token": "[PAD]", "pad_type_id": 0, "direction": "right"}
     assert second.count(TEXTS) == first.count(TEXTS)
 
 
