@@ -74,3 +74,27 @@ def test_counting_tokens_while_a_batch_is_embedded() -> None:
         emb.embed_documents(TEXTS * 8)
     thread.join()
     assert not errors, errors
+
+
+def test_batches_are_formed_by_token_count() -> None:
+    """Texts go into batches by their number of tokens, not characters: code is many tokens
+    per character, and batching it with prose of the same length was a third padding."""
+    from config import load_settings
+
+    emb = OnnxEmbedder(EmbeddingSettings(batch_size=2), load_settings().models_dir,
+                       quantize=True)
+    prose = ["word " * 20, "term " * 19]  # ~100 characters, ~21 tokens each
+    code = ["a.b(c)[d];" * 5, "x.y(z)[w];" * 5]  # ~50 characters, ~40 tokens each
+    shapes: list[tuple[int, int]] = []
+    run = emb._run
+
+    def recorded(feed):  # type: ignore[no-untyped-def]
+        shapes.append(feed["input_ids"].shape)
+        assert feed["attention_mask"].sum(axis=1).min() >= feed["input_ids"].shape[1] - 2
+        return run(feed)
+
+    emb._run = recorded  # type: ignore[method-assign]
+    vectors = emb.embed_documents([prose[0], code[0], prose[1], code[1]])
+    assert len(shapes) == 2 and shapes[0][1] > shapes[1][1]  # the code together, first
+    alone = OnnxEmbedder(EmbeddingSettings(), load_settings().models_dir, quantize=True)
+    assert np.allclose(vectors[1], alone.embed_documents([code[0]])[0], atol=0.05)
