@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -9,13 +11,50 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import GenerationSettings
-from generation.convert import RuntimeFile, runtime_file
+from generation.convert import RuntimeFile, cpu_features, runtime_file
 from generation.models import LocalModel, Sha256Cache, describe
 from generation.prompt import STOP_SEQUENCES
 from generation.types import Message, ModelInfo
 
+log = logging.getLogger(__name__)
+
 _MODELS: dict[tuple[str, int, str | None], Any] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def use_extra_buffers(features: frozenset[str]) -> bool:
+    """Whether llama.cpp may repack weights into its extra buffer types on this CPU.
+
+    Not where it reports AMX: decoding with weights repacked for AMX crashed the process
+    (segmentation fault in the first decode, Q4_1 weights, 2-core Xeon VM with AMX; the same
+    crash as llama.cpp issue 20824). Without them it runs the plain CPU kernels.
+    """
+    return "AMX_INT8" not in features
+
+
+@contextlib.contextmanager
+def _model_params(**fields: Any) -> Iterator[None]:
+    """Model parameters ``Llama`` does not take as arguments, set while one is built.
+
+    ``Llama`` reads llama.cpp's defaults from ``llama_model_default_params`` as it loads; that
+    function returns them with ``fields`` set meanwhile. Callers hold ``_LOAD_LOCK``, the only
+    place models are loaded.
+    """
+    import llama_cpp.llama_cpp as low
+
+    original = low.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    low.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
 
 
 class LlamaCppGenerator:
@@ -65,14 +104,19 @@ class LlamaCppGenerator:
                     from llama_cpp import Llama
                 except ImportError as exc:  # pragma: no cover - install problem
                     raise RuntimeError("llama.cpp is missing: pip install llama-cpp-python") from exc
-                model = Llama(
-                    model_path=str(path),
-                    n_ctx=local.n_ctx,
-                    n_threads=self._settings.n_threads,
-                    seed=self._settings.seed,
-                    chat_format=local.chat_template,
-                    verbose=False,
-                )
+                extra = use_extra_buffers(cpu_features())
+                if not extra:
+                    log.info("llama.cpp reports AMX: weights are not repacked for it (that "
+                             "crashed decoding); the plain CPU kernels run")
+                with _model_params(use_extra_bufts=extra):
+                    model = Llama(
+                        model_path=str(path),
+                        n_ctx=local.n_ctx,
+                        n_threads=self._settings.n_threads,
+                        seed=self._settings.seed,
+                        chat_format=local.chat_template,
+                        verbose=False,
+                    )
                 _MODELS[key] = model
             self.loaded, self._llama = runtime, model
         return model

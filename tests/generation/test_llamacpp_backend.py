@@ -70,3 +70,36 @@ def test_a_stopped_answer_ends_the_generation_loop(handbook_dir: Path) -> None:
         assert not answerer.ask("What is the daily meal allowance?", "handbook").abstained
     finally:
         stack.close()
+
+
+def test_weights_are_not_repacked_for_amx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where llama.cpp reports AMX, models load without its extra buffer types (decoding with
+    weights repacked for AMX crashed the process); elsewhere as llama.cpp defaults. The real
+    bundled model is loaded and answers; llama.cpp's own defaults are left as they were."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as low
+
+    from generation import convert
+    from generation.backends import llamacpp
+    from generation.stack import build_generator
+
+    assert not llamacpp.use_extra_buffers(frozenset({"AVX2", "AMX_INT8"}))
+    assert llamacpp.use_extra_buffers(frozenset({"AVX2", "AVX512_BF16"}))
+    seen: list[bool] = []
+
+    class RecordingLlama(llama_cpp.Llama):  # the real model, its load parameters recorded
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(bool(low.llama_model_default_params().use_extra_bufts))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(llama_cpp, "Llama", RecordingLlama)
+    amx_here = "AMX_INT8" in convert.cpu_features()
+    cases = [(frozenset({"AMX_INT8"}), False)] + ([] if amx_here else [(frozenset(), True)])
+    for features, expected in cases:  # (repacking on would crash on an AMX CPU: not run)
+        monkeypatch.setattr(llamacpp, "cpu_features", lambda f=features: f)
+        monkeypatch.setattr(llamacpp, "_MODELS", {})
+        generator = build_generator(make_settings(tmp_path / str(expected),
+                                                  generation={"convert_models": False}))
+        assert "".join(generator.stream([{"role": "user", "content": "Say hello."}], 4, 0.1))
+        assert seen[-1] is expected
+    assert low.llama_model_default_params().use_extra_bufts  # restored after each load
