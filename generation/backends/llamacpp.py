@@ -33,7 +33,7 @@ def use_extra_buffers(features: frozenset[str]) -> bool:
 
 
 @contextlib.contextmanager
-def _model_params(**fields: Any) -> Iterator[None]:
+def model_load_params(**fields: Any) -> Iterator[None]:
     """Model parameters ``Llama`` does not take as arguments, set while one is built.
 
     ``Llama`` reads llama.cpp's defaults from ``llama_model_default_params`` as it loads; that
@@ -108,7 +108,7 @@ class LlamaCppGenerator:
                 if not extra:
                     log.info("llama.cpp reports AMX: weights are not repacked for it (that "
                              "crashed decoding); the plain CPU kernels run")
-                with _model_params(use_extra_bufts=extra):
+                with model_load_params(use_extra_bufts=extra):
                     model = Llama(
                         model_path=str(path),
                         n_ctx=local.n_ctx,

@@ -17,6 +17,7 @@ from tests.conftest import make_settings
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MAX_TOKENS = 200
+_KEPT: list[object] = []
 STORY = [{"role": "user", "content": "Write a long story about a cat who travels the world."}]
 
 
@@ -102,4 +103,7 @@ def test_weights_are_not_repacked_for_amx(tmp_path: Path, monkeypatch: pytest.Mo
                                                   generation={"convert_models": False}))
         assert "".join(generator.stream([{"role": "user", "content": "Say hello."}], 4, 0.1))
         assert seen[-1] is expected
+        # Kept for the life of the process, as the backend keeps every model it loads: a
+        # Llama collected mid-process can free its model before its context (a crash).
+        _KEPT.append(generator)
     assert low.llama_model_default_params().use_extra_bufts  # restored after each load

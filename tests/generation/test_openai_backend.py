@@ -31,8 +31,15 @@ def llama_server() -> Iterator[str]:
 
     bundled = preset_file(BUILTIN_PRESETS["smollm2-135m"], Path("unused"))
     port = _free_port()
+    # llama_cpp.server with the same guard as Enclave's own loader: no weight repacking
+    # where llama.cpp reports AMX (it crashed decoding; generation/backends/llamacpp.py).
+    server = ("import runpy\n"
+              "from generation.backends.llamacpp import model_load_params, use_extra_buffers\n"
+              "from generation.convert import cpu_features\n"
+              "with model_load_params(use_extra_bufts=use_extra_buffers(cpu_features())):\n"
+              "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled),
+        [sys.executable, "-c", server, "--model", str(bundled),
          "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "2048", "--verbose", "false"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
