@@ -25,6 +25,8 @@ import json
 import logging
 import os
 import tempfile
+import threading
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -81,32 +83,62 @@ class OpenVinoEmbedder(OnnxEmbedder):
         return self.precision
 
     @cached_property
+    def _loaded(self) -> _Loaded:
+        """The compiled model, its infer request and their lock: once per process and file.
+
+        Kept for the life of the process, like llama.cpp models: an infer request freed by
+        the garbage collector while the process goes on crashed it (in OpenVINO's
+        ``~IAsyncInferRequest``, on a Xeon with AMX, after many embedders had come and gone
+        in the test suite); the product builds one embedder per process anyway.
+        """
+        threads = self._settings.threads or (os.cpu_count() or 1)
+        key = (str(self.onnx_file), self.precision, threads)
+        with _LOADED_LOCK:
+            loaded = _LOADED.get(key)
+            if loaded is None:
+                import openvino as ov
+
+                core = ov.Core()
+                model = core.read_model(key[0])
+                compiled = core.compile_model(model, "CPU", {
+                    "INFERENCE_PRECISION_HINT": self.precision,
+                    "INFERENCE_NUM_THREADS": threads,
+                    "NUM_STREAMS": 1,  # one request at a time (the lock) uses every thread
+                })
+                log.info("embedding with OpenVINO (%s) on %s", self._label,
+                         core.get_property("CPU", "FULL_DEVICE_NAME"))
+                loaded = _LOADED[key] = _Loaded(
+                    compiled, compiled.create_infer_request(), threading.Lock(),
+                    [port.get_any_name() for port in model.inputs])
+        self._inputs = loaded.inputs
+        return loaded
+
+    @property
     def _runtime(self) -> Any:
-        """The compiled model's infer request (one: ``_encode`` runs one batch at a time)."""
-        return self._compiled.create_infer_request()
+        """The compiled model's infer request (one per process and file)."""
+        return self._loaded.request
 
-    @cached_property
+    @property
     def _compiled(self) -> Any:
-        import os
-
-        import openvino as ov
-
-        core = ov.Core()
-        model = core.read_model(str(self.onnx_file))
-        self._inputs = [port.get_any_name() for port in model.inputs]
-        compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_PRECISION_HINT": self.precision,
-            "INFERENCE_NUM_THREADS": self._settings.threads or (os.cpu_count() or 1),
-            "NUM_STREAMS": 1,  # one request at a time (the lock in _encode) uses every thread
-        })
-        log.info("embedding with OpenVINO (%s) on %s", self._label,
-                 core.get_property("CPU", "FULL_DEVICE_NAME"))
-        return compiled
+        return self._loaded.compiled
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        request = self._runtime
-        result = request.infer({name: feed[name] for name in self._inputs})
-        return np.asarray(result[self._compiled.outputs[0]], dtype=np.float32)
+        loaded = self._loaded
+        with loaded.lock:  # embedders of the same file share the request
+            result = loaded.request.infer({name: feed[name] for name in loaded.inputs})
+            return np.asarray(result[loaded.compiled.outputs[0]], dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    compiled: Any
+    request: Any
+    lock: threading.Lock
+    inputs: list[str]
+
+
+_LOADED: dict[tuple[str, str, int], _Loaded] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 #: Bump when the int8 recipe below (calibration texts, NNCF parameters) changes.
