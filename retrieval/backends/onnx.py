@@ -33,7 +33,7 @@ from retrieval.backends.sentence_transformers import (
     PrefixedEmbedder,
     bundled_embedding_model_path,
 )
-from retrieval.backends.tokens import ModelTokenizer, cached_tokenizer
+from retrieval.backends.tokens import ModelTokenizer, save_tokenizer, tokenizer_file
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,10 @@ class OnnxEmbedder(PrefixedEmbedder):
         Read from the model cache without importing transformers
         (:mod:`retrieval.backends.tokens`).
         """
-        return cached_tokenizer(self.model_path, self._cache_dir)
+        out = self._made_once(tokenizer_file(self.model_path, self._cache_dir),
+                              f"saving the tokenizer of {self.name}",
+                              lambda dest: save_tokenizer(self.model_path, dest))
+        return ModelTokenizer.from_json(out.read_text(encoding="utf-8"))
 
     @cached_property
     def onnx_file(self) -> Path:
@@ -256,7 +259,8 @@ class OnnxEmbedder(PrefixedEmbedder):
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         """One batch through the model: token arrays -> unit vectors."""
         session = self._runtime
-        return session.run(None, {name: feed[name] for name in self._inputs})[0]
+        with self._lock:  # one run at a time: each already uses every thread
+            return session.run(None, {name: feed[name] for name in self._inputs})[0]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -270,7 +274,6 @@ class OnnxEmbedder(PrefixedEmbedder):
         size = self._settings.batch_size
         for start in range(0, len(order), size):
             idx = order[start:start + size]
-            feed = self.tokenizer.pad([encodings[i] for i in idx], self._pad_multiple)
-            with self._lock:  # one run at a time: each already uses every thread
-                out[idx] = self._run(feed)
+            out[idx] = self._run(self.tokenizer.pad([encodings[i] for i in idx],
+                                                    self._pad_multiple))
         return out

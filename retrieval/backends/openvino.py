@@ -110,7 +110,6 @@ class OpenVinoEmbedder(OnnxEmbedder):
                 loaded = _LOADED[key] = _Loaded(
                     compiled, compiled.create_infer_request(), threading.Lock(),
                     [port.get_any_name() for port in model.inputs])
-        self._inputs = loaded.inputs
         return loaded
 
     @property
@@ -118,13 +117,9 @@ class OpenVinoEmbedder(OnnxEmbedder):
         """The compiled model's infer request (one per process and file)."""
         return self._loaded.request
 
-    @property
-    def _compiled(self) -> Any:
-        return self._loaded.compiled
-
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         loaded = self._loaded
-        with loaded.lock:  # embedders of the same file share the request
+        with loaded.lock:  # one run at a time, also for embedders sharing the request
             result = loaded.request.infer({name: feed[name] for name in loaded.inputs})
             return np.asarray(result[loaded.compiled.outputs[0]], dtype=np.float32)
 

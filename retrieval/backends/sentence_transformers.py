@@ -54,11 +54,6 @@ def load_sentence_transformer(path: str, device: str, half: bool = False
     return model
 
 
-def load_tokenizer(path: str) -> ModelTokenizer:
-    """A new instance of the tokenizer of the model at ``path``, loaded by transformers."""
-    return ModelTokenizer.from_hf(load_hf_tokenizer(path))
-
-
 class PrefixedEmbedder:
     """Token counting and query/document prefixes, shared by the embedders of this package.
 
@@ -124,7 +119,7 @@ class SentenceTransformersEmbedder(PrefixedEmbedder):
         Its own instance: the model's is used by ``encode`` on another thread, and a fast
         tokenizer must not be used by two threads at once ("Already borrowed").
         """
-        return load_tokenizer(self.model_path)
+        return ModelTokenizer.from_hf(load_hf_tokenizer(self.model_path))
 
     @property
     def dimension(self) -> int:

@@ -3,9 +3,9 @@
 A Hugging Face fast tokenizer is a ``tokenizers.Tokenizer`` plus settings that transformers
 applies from ``tokenizer_config.json`` when it loads one. Importing transformers (and torch,
 which it imports) took 2.9 s of the 5.2 s an ingest process needs before its first file, on
-every run. So :func:`cached_tokenizer` loads the tokenizer with transformers once per machine
-and model, saves the Rust tokenizer exactly as transformers configured it into the model cache
-(beside the ONNX and OpenVINO exports), and every later process reads that JSON in
+every run. So the ONNX and OpenVINO embedders load it with transformers once per machine and
+model (:func:`save_tokenizer`), keep the Rust tokenizer exactly as transformers configured it
+in the model cache beside their exports, and every later process reads that JSON in
 milliseconds: the same token ids as transformers' by construction, for any model with a fast
 tokenizer (``tests/retrieval/test_tokens.py`` compares them).
 """
@@ -38,8 +38,6 @@ class ModelTokenizer:
     change under a concurrent call raises "Already borrowed", as transformers' per-call
     settings do).
     """
-
-    is_fast = True
 
     def __init__(self, rust: Tokenizer, pad_id: int, pad_token: str, pad_type_id: int = 0,
                  direction: str = "right") -> None:
@@ -139,23 +137,18 @@ def tokenizer_key(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_tokenizer(model_path: str, cache_dir: Path) -> ModelTokenizer:
-    """The model's tokenizer, from the model cache; the first use on a machine makes it.
-
-    Written atomically under a file lock, like the model exports.
-    """
-    from filelock import FileLock
-
+def tokenizer_file(model_path: str, cache_dir: Path) -> Path:
+    """Where the model's saved tokenizer lives in the model cache."""
     path = Path(model_path)
-    out = cache_dir / f"{path.name}-tokenizer-{tokenizer_key(path)}.json"
-    if not out.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(out) + ".lock"):
-            if not out.exists():
-                made = ModelTokenizer.from_hf(load_hf_tokenizer(model_path))
-                with tempfile.NamedTemporaryFile("w", dir=cache_dir, suffix=".tmp",
-                                                 delete=False, encoding="utf-8") as fh:
-                    fh.write(made.to_json())
-                os.replace(fh.name, out)
-                return made
-    return ModelTokenizer.from_json(out.read_text(encoding="utf-8"))
+    return cache_dir / f"{path.name}-tokenizer-{tokenizer_key(path)}.json"
+
+
+def save_tokenizer(model_path: str, out: Path) -> None:
+    """Load the model's tokenizer with transformers and write it to ``out``, atomically."""
+    made = ModelTokenizer.from_hf(load_hf_tokenizer(model_path))
+    with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".tmp", delete=False,
+                                     encoding="utf-8") as fh:
+        fh.write(made.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(fh.name, out)

@@ -11,13 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from config.settings import EmbeddingSettings
+from retrieval.backends.onnx import OnnxEmbedder
 from retrieval.backends.sentence_transformers import bundled_embedding_model_path
-from retrieval.backends.tokens import (
-    ModelTokenizer,
-    cached_tokenizer,
-    load_hf_tokenizer,
-    tokenizer_key,
-)
+from retrieval.backends.tokens import ModelTokenizer, load_hf_tokenizer, tokenizer_key
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +32,17 @@ TEXTS = [
 ]
 
 
+def cached_tokenizer(cache: Path) -> ModelTokenizer:
+    """The tokenizer a new ONNX embedder reads from (or first saves into) ``cache``."""
+    return OnnxEmbedder(EmbeddingSettings(), cache, quantize=True).tokenizer
+
+
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, ModelTokenizer]:
     path = bundled_embedding_model_path()
     cache = tmp_path_factory.mktemp("models")
-    cached_tokenizer(path, cache)  # made with transformers, saved
-    return load_hf_tokenizer(path), cached_tokenizer(path, cache)  # read back
+    cached_tokenizer(cache)  # made with transformers, saved
+    return load_hf_tokenizer(path), cached_tokenizer(cache)  # read back
 
 
 def test_saved_tokenizer_gives_transformers_ids(pair) -> None:  # type: ignore[no-untyped-def]
@@ -62,13 +64,12 @@ def test_saved_tokenizer_gives_transformers_ids(pair) -> None:  # type: ignore[n
 
 
 def test_made_once_then_read(tmp_path: Path) -> None:
-    path = bundled_embedding_model_path()
-    first = cached_tokenizer(path, tmp_path)
+    first = cached_tokenizer(tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".json")
     assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))
     saved = tmp_path / files[0]
     stamp = saved.stat().st_mtime_ns
-    second = cached_tokenizer(path, tmp_path)
+    second = cached_tokenizer(tmp_path)
     assert saved.stat().st_mtime_ns == stamp
     assert json.loads(saved.read_text())["pad_with"] == {
         "pad_id": 0, "pad_token": "[PAD]", "pad_type_id": 0, "direction": "right"}
