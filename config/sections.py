@@ -48,8 +48,10 @@ class EmbeddingSettings(_Section):
     half: bool = Field(False, description="Run the model in fp16 (sentence-transformers on "
                        "a CUDA device only: about twice the throughput on GPUs, vectors equal "
                        "to fp32 within rounding).")
-    threads: int | None = Field(None, ge=1, description="CPU threads for the onnx and openvino backends; "
-                                "empty: all cores.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the onnx and openvino "
+                                "backends, as lanes: that many batches run at once, one thread "
+                                "each (it shares the cores with parsing far better than one "
+                                "batch on every thread). Empty: all cores.")
     cache_dir: str | None = Field(
         None, description="Where the onnx backends keep the exported model (one file per "
         "model and variant, shared by every data dir). Empty: $XDG_CACHE_HOME/enclave/models "

@@ -16,10 +16,12 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import tempfile
 import threading
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +41,17 @@ log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the export recipe below changes: caches are re-made
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def warm_up_feed(inputs: list[str]) -> dict[str, np.ndarray]:
+    """A two-token batch, run once per loaded model (and OpenVINO request) before lanes share it.
+
+    The first run initialises the runtime's Python bindings (pybind11's function-local
+    statics): two lanes making their first runs at once deadlocked OpenVINO's bindings, one
+    thread in the static's guard waiting for the GIL the other held.
+    """
+    return {name: np.ones((1, 2), dtype=np.int64) if name == "attention_mask"
+            else np.zeros((1, 2), dtype=np.int64) for name in inputs}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +189,26 @@ class OnnxEmbedder(PrefixedEmbedder):
         self.model_path = settings.model_path or bundled_embedding_model_path()
         self._cache_dir = cache_dir
         self._quantize = quantize
-        self._lock = threading.Lock()
         self._pad_multiple = 1  # ONNX Runtime: padding is work (OpenVINO differs)
+
+    @property
+    def lanes(self) -> int:
+        """How many batches run at once, each on one CPU thread (``embedding.threads``).
+
+        One batch on all cores ran 2.4x slower while a Python thread kept one core busy (the
+        model's threads wait for each other at every operator, and one of them waits for
+        the core): ingest parses beside embedding. Batches on single-threaded lanes share the
+        cores in proportion instead, and alone are as fast (``docs/architecture.md``).
+        """
+        return self._settings.threads or (os.cpu_count() or 1)
+
+    @cached_property
+    def _free_lanes(self) -> queue.SimpleQueue[int]:
+        """Lanes not running a batch now (a run takes one and gives it back)."""
+        free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for lane in range(self.lanes):
+            free.put(lane)
+        return free
 
     @cached_property
     def _info(self) -> _ModelInfo:
@@ -226,15 +257,17 @@ class OnnxEmbedder(PrefixedEmbedder):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self._settings.threads or (os.cpu_count() or 1)
+        # One thread per run, on the caller's thread; runs go side by side on lanes. (With a
+        # pool of threads, ONNX Runtime's spun after each call and took the cores FAISS's
+        # OpenMP threads search on next: embed + search 15 -> 8 ms median at a million
+        # chunks, bench/scale.py, once spinning was off; it stays off.)
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # ONNX Runtime's threads spin for a while after each call, taking the cores FAISS's
-        # OpenMP threads search on next: a question's embed + index search went from 15 to
-        # 8 ms median, p95 40 -> 9 ms, at a million chunks on 2 cores (bench/scale.py).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(self.onnx_file), options,
                                        providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in session.get_inputs()]
+        session.run(None, warm_up_feed(self._inputs))  # see warm_up_feed
         return session
 
     def warm_up(self) -> None:
@@ -257,10 +290,18 @@ class OnnxEmbedder(PrefixedEmbedder):
         return self._info.max_seq_length
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        """One batch through the model: token arrays -> unit vectors."""
+        """One batch through the model: token arrays -> unit vectors (on a free lane)."""
+        free = self._free_lanes
+        lane = free.get()  # waits while every lane runs a batch
+        try:
+            return self._run_on(lane, feed)
+        finally:
+            free.put(lane)
+
+    def _run_on(self, lane: int, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """One batch on ``lane``: an ONNX Runtime session runs concurrent calls itself."""
         session = self._runtime
-        with self._lock:  # one run at a time: each already uses every thread
-            return session.run(None, {name: feed[name] for name in self._inputs})[0]
+        return session.run(None, {name: feed[name] for name in self._inputs})[0]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -272,8 +313,34 @@ class OnnxEmbedder(PrefixedEmbedder):
         encodings = self.tokenizer.encode(texts, self.max_tokens)
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         size = self._settings.batch_size
-        for start in range(0, len(order), size):
-            idx = order[start:start + size]
-            out[idx] = self._run(self.tokenizer.pad([encodings[i] for i in idx],
-                                                    self._pad_multiple))
+        batches = iter([order[start:start + size] for start in range(0, len(order), size)])
+        taking = threading.Lock()
+        failed = threading.Event()
+
+        def work() -> None:  # the longest batches first, each to the next free worker
+            while not failed.is_set():
+                with taking:
+                    idx = next(batches, None)
+                if idx is None:
+                    return
+                try:
+                    out[idx] = self._run(self.tokenizer.pad([encodings[i] for i in idx],
+                                                            self._pad_multiple))
+                except BaseException:
+                    failed.set()
+                    raise
+
+        helpers = min(self.lanes, -(-len(order) // size)) - 1
+        if helpers <= 0:
+            work()
+            return out
+        _ = self._runtime, self._free_lanes  # loaded once, before the helpers ask
+        with ThreadPoolExecutor(helpers, thread_name_prefix="embed") as pool:
+            futures = [pool.submit(work) for _ in range(helpers)]
+            try:
+                work()
+            finally:
+                wait(futures)
+            for future in futures:
+                future.result()  # a helper's error is raised here
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ def test_batches_are_formed_by_token_count() -> None:
     per character, and batching it with prose of the same length was a third padding."""
     from config import load_settings
 
-    emb = OnnxEmbedder(EmbeddingSettings(batch_size=2), load_settings().models_dir,
+    emb = OnnxEmbedder(EmbeddingSettings(batch_size=2, threads=1), load_settings().models_dir,
                        quantize=True)
     prose = ["word " * 20, "term " * 19]  # ~100 characters, ~21 tokens each
     code = ["a.b(c)[d];" * 5, "x.y(z)[w];" * 5]  # ~50 characters, ~40 tokens each
@@ -98,3 +99,69 @@ def test_batches_are_formed_by_token_count() -> None:
     assert len(shapes) == 2 and shapes[0][1] > shapes[1][1]  # the code together, first
     alone = OnnxEmbedder(EmbeddingSettings(), load_settings().models_dir, quantize=True)
     assert np.allclose(vectors[1], alone.embed_documents([code[0]])[0], atol=0.05)
+
+
+@pytest.mark.parametrize("backend", ["onnx-int8", "openvino-int8"])
+def test_batches_run_side_by_side_on_single_thread_lanes(backend: str) -> None:
+    """``embedding.threads`` lanes each run a batch on one thread, at the same time: one batch
+    on every thread slowed 2.4x when another thread took a core (ingest parses meanwhile).
+    The vectors are those of one lane (the same batches)."""
+    from config import load_settings
+    from retrieval.backends.openvino import OpenVinoInt8Embedder, openvino_available
+
+    if backend == "openvino-int8" and not openvino_available():
+        pytest.skip("OpenVINO is not installed")
+    texts = [f"passage {i}: " + "the allowance for meals on trips " * (1 + i % 7)
+             for i in range(40)]
+    vectors = {}
+    for lanes in (1, 2):
+        settings = EmbeddingSettings(backend=backend, threads=lanes, batch_size=4)
+        emb = (OpenVinoInt8Embedder(settings, load_settings().models_dir)
+               if backend == "openvino-int8"
+               else OnnxEmbedder(settings, load_settings().models_dir, quantize=True))
+        assert emb.lanes == lanes
+        counter = _Concurrency(emb._run_on)
+        emb._run_on = counter  # type: ignore[method-assign]
+        vectors[lanes] = emb.embed_documents(texts)
+        assert counter.most == lanes
+    assert np.allclose(vectors[1], vectors[2], atol=1e-6)
+
+
+class _Concurrency:
+    """Wraps ``_run_on``: the most runs seen at the same time."""
+
+    def __init__(self, run_on):  # type: ignore[no-untyped-def]
+        self.run_on, self.running, self.most = run_on, 0, 0
+        self.guard = threading.Lock()
+
+    def __call__(self, lane, feed):  # type: ignore[no-untyped-def]
+        with self.guard:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.01)  # long enough for another lane to start
+        try:
+            return self.run_on(lane, feed)
+        finally:
+            with self.guard:
+                self.running -= 1
+
+
+def test_an_error_on_a_helper_lane_reaches_the_caller() -> None:
+    from config import load_settings
+
+    emb = OnnxEmbedder(EmbeddingSettings(threads=2, batch_size=1), load_settings().models_dir,
+                       quantize=True)
+    main = threading.get_ident()
+    run_on = emb._run_on
+
+    def failing(lane, feed):  # type: ignore[no-untyped-def]
+        if threading.get_ident() != main:
+            raise RuntimeError("lane failed")
+        time.sleep(0.05)
+        return run_on(lane, feed)
+
+    emb._run_on = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="lane failed"):
+        emb.embed_documents(TEXTS * 4)
+    emb._run_on = run_on  # type: ignore[method-assign]
+    assert emb.embed_documents(TEXTS).shape == (len(TEXTS), emb.dimension)  # lanes all back

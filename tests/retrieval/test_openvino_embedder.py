@@ -144,3 +144,16 @@ def test_openvino_runs_without_its_telemetry() -> None:
         "print(importlib.util.find_spec('openvino_telemetry') is None, tm)\n"
     )
     assert last == "True openvino.tools.ovc.telemetry_stub", output
+
+
+def test_every_request_has_run_once_before_lanes_share_it() -> None:
+    """Two lanes making their first runs at once deadlocked OpenVINO's Python bindings (a
+    static initialised under one thread's guard while another held the GIL: 5 of 8 ingests of
+    the Node.js pages hung, none of 6 with this warm-up run)."""
+    from config import load_settings
+
+    emb = OpenVinoInt8Embedder(EmbeddingSettings(threads=3), load_settings().models_dir)
+    loaded = emb._loaded
+    assert len(loaded.requests) == 3 and loaded.free.qsize() == 3
+    for request in loaded.requests:
+        assert tuple(request.get_output_tensor(0).shape) == (1, emb.dimension)
