@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         _send(protocol, json.dumps({"ready": False, "error": error}).encode())
         return 1
     _send(protocol, json.dumps({"ready": True, "pid": os.getpid(), "vm_mb": _vm_mb()}).encode())
+    warm_up_rest = getattr(parser, "warm_up_rest", None)
+    if warm_up_rest is not None:  # while the first files parse (an import error shows on use)
+        threading.Thread(target=warm_up_rest, daemon=True, name="warm-up-rest").start()
 
     worker = Worker(parser, args.memory_mb, args.max_output_bytes)
     for line in sys.stdin.buffer:
@@ -191,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         _send(protocol, reply)
         if restart:
             return 0  # a fresh worker takes the next file
-    return 0
+    # stdin closed: the parent is done with us. Nothing is left to write or clean up (each
+    # parse cleans up after itself), and tearing down the interpreter with unstructured and
+    # its libraries loaded took ~1 s that the parent waited out at every exit.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
