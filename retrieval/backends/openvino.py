@@ -118,7 +118,15 @@ class OpenVinoEmbedder(OnnxEmbedder):
                 for lane, request in enumerate(requests):
                     np.array(request.infer(warm_up_feed(inputs))[compiled.outputs[0]])
                     free.put(lane)
-                loaded = _LOADED[key] = _Loaded(compiled, requests, free, inputs)
+                alone = None
+                if lanes > 1:  # a call's only batch runs on every thread (_run_alone)
+                    alone = core.compile_model(model, "CPU", {
+                        "INFERENCE_PRECISION_HINT": self.precision,
+                        "INFERENCE_NUM_THREADS": lanes, "NUM_STREAMS": 1,
+                    }).create_infer_request()
+                    np.array(alone.infer(warm_up_feed(inputs))[0])
+                loaded = _LOADED[key] = _Loaded(compiled, requests, free, inputs, alone,
+                                                threading.Lock())
         return loaded
 
     @property
@@ -136,6 +144,14 @@ class OpenVinoEmbedder(OnnxEmbedder):
         result = loaded.requests[lane].infer({name: feed[name] for name in loaded.inputs})
         return np.array(result[loaded.compiled.outputs[0]], dtype=np.float32)  # a copy
 
+    def _run_alone(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        loaded = self._loaded
+        if loaded.alone is None:
+            return self._run(feed)
+        with loaded.alone_lock:
+            result = loaded.alone.infer({name: feed[name] for name in loaded.inputs})
+            return np.array(result[0], dtype=np.float32)  # its only output
+
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
@@ -143,6 +159,8 @@ class _Loaded:
     requests: list[Any]
     free: queue.SimpleQueue[int]
     inputs: list[str]
+    alone: Any  # an infer request on every thread, for calls of one batch (None: one lane)
+    alone_lock: threading.Lock
 
 
 _LOADED: dict[tuple[str, str, int], _Loaded] = {}

@@ -113,18 +113,31 @@ def test_batches_run_side_by_side_on_single_thread_lanes(backend: str) -> None:
         pytest.skip("OpenVINO is not installed")
     texts = [f"passage {i}: " + "the allowance for meals on trips " * (1 + i % 7)
              for i in range(40)]
-    vectors = {}
+    vectors, embedders = {}, {}
     for lanes in (1, 2):
         settings = EmbeddingSettings(backend=backend, threads=lanes, batch_size=4)
         emb = (OpenVinoInt8Embedder(settings, load_settings().models_dir)
                if backend == "openvino-int8"
                else OnnxEmbedder(settings, load_settings().models_dir, quantize=True))
         assert emb.lanes == lanes
+        embedders[lanes] = emb
         counter = _Concurrency(emb._run_on)
         emb._run_on = counter  # type: ignore[method-assign]
         vectors[lanes] = emb.embed_documents(texts)
         assert counter.most == lanes
     assert np.allclose(vectors[1], vectors[2], atol=1e-6)
+    # A call of one batch (a question) runs on every thread instead, to the same vectors.
+    alone: list[int] = []
+    run_alone = emb._run_alone
+
+    def recorded(feed):  # type: ignore[no-untyped-def]
+        alone.append(len(feed["input_ids"]))
+        return run_alone(feed)
+
+    emb._run_alone = recorded  # type: ignore[method-assign]
+    assert np.allclose(emb.embed_documents(texts[:3]), embedders[1].embed_documents(texts[:3]),
+                       atol=1e-5)
+    assert alone == [3]
 
 
 class _Concurrency:
