@@ -51,7 +51,8 @@ class EmbeddingSettings(_Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for the onnx and openvino "
                                 "backends, as lanes: that many batches run at once, one thread "
                                 "each (it shares the cores with parsing far better than one "
-                                "batch on every thread). Empty: all cores.")
+                                "batch on every thread); a call of one batch, such as a "
+                                "question, runs on all of them. Empty: all cores.")
     cache_dir: str | None = Field(
         None, description="Where the onnx backends keep the exported model (one file per "
         "model and variant, shared by every data dir). Empty: $XDG_CACHE_HOME/enclave/models "
