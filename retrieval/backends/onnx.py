@@ -253,21 +253,28 @@ class OnnxEmbedder(PrefixedEmbedder):
 
     @cached_property
     def _runtime(self) -> Any:
-        """The loaded model (an ONNX Runtime session here); sets ``_inputs``."""
+        """The loaded model (an ONNX Runtime session here) for the lanes."""
+        return self._session(threads=1)  # one thread per run; runs go side by side
+
+    @cached_property
+    def _inputs(self) -> list[str]:
+        """The model's input names (the sessions share them)."""
+        return [i.name for i in self._runtime.get_inputs()]
+
+    def _session(self, threads: int) -> Any:
+        """A new session of the model on ``threads`` threads, run once (see warm_up_feed)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        # One thread per run, on the caller's thread; runs go side by side on lanes. (With a
-        # pool of threads, ONNX Runtime's spun after each call and took the cores FAISS's
-        # OpenMP threads search on next: embed + search 15 -> 8 ms median at a million
-        # chunks, bench/scale.py, once spinning was off; it stays off.)
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # ONNX Runtime's pool threads spin after each call, taking the cores FAISS's OpenMP
+        # threads search on next: embed + search 15 -> 8 ms median at a million chunks on 2
+        # cores (bench/scale.py) once spinning was off.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(self.onnx_file), options,
                                        providers=["CPUExecutionProvider"])
-        self._inputs = [i.name for i in session.get_inputs()]
-        session.run(None, warm_up_feed(self._inputs))  # see warm_up_feed
+        session.run(None, warm_up_feed([i.name for i in session.get_inputs()]))
         return session
 
     def warm_up(self) -> None:
@@ -306,17 +313,7 @@ class OnnxEmbedder(PrefixedEmbedder):
     @cached_property
     def _alone(self) -> tuple[Any, threading.Lock]:
         """A second session on every thread, for calls of one batch, and its lock."""
-        import onnxruntime as ort
-
-        _ = self._runtime  # sets _inputs
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.lanes
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(self.onnx_file), options,
-                                       providers=["CPUExecutionProvider"])
-        session.run(None, warm_up_feed(self._inputs))
-        return session, threading.Lock()
+        return self._session(threads=self.lanes), threading.Lock()
 
     def _run_alone(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         """A call's only batch (a question, an answer's sentences) on every thread.

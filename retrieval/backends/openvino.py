@@ -105,25 +105,24 @@ class OpenVinoEmbedder(OnnxEmbedder):
 
                 core = ov.Core()
                 model = core.read_model(key[0])
-                compiled = core.compile_model(model, "CPU", {
-                    "INFERENCE_PRECISION_HINT": self.precision,
-                    "INFERENCE_NUM_THREADS": lanes,
-                    "NUM_STREAMS": lanes,  # so one thread per stream
-                })
+
+                def compiled_with(streams: int) -> Any:  # the lanes' threads, over streams
+                    return core.compile_model(model, "CPU", {
+                        "INFERENCE_PRECISION_HINT": self.precision,
+                        "INFERENCE_NUM_THREADS": lanes, "NUM_STREAMS": streams})
+
+                compiled = compiled_with(lanes)  # one thread per stream
                 log.info("embedding with OpenVINO (%s) on %s, %d lane(s)", self._label,
                          core.get_property("CPU", "FULL_DEVICE_NAME"), lanes)
                 inputs = [port.get_any_name() for port in model.inputs]
                 requests = [compiled.create_infer_request() for _ in range(lanes)]
                 free: queue.SimpleQueue[int] = queue.SimpleQueue()
-                for lane, request in enumerate(requests):
-                    np.array(request.infer(warm_up_feed(inputs))[compiled.outputs[0]])
+                for lane, request in enumerate(requests):  # inputs and output, as _run_on
+                    np.array(request.infer(warm_up_feed(inputs))[0])
                     free.put(lane)
                 alone = None
                 if lanes > 1:  # a call's only batch runs on every thread (_run_alone)
-                    alone = core.compile_model(model, "CPU", {
-                        "INFERENCE_PRECISION_HINT": self.precision,
-                        "INFERENCE_NUM_THREADS": lanes, "NUM_STREAMS": 1,
-                    }).create_infer_request()
+                    alone = compiled_with(1).create_infer_request()
                     np.array(alone.infer(warm_up_feed(inputs))[0])
                 loaded = _LOADED[key] = _Loaded(compiled, requests, free, inputs, alone,
                                                 threading.Lock())
@@ -142,7 +141,7 @@ class OpenVinoEmbedder(OnnxEmbedder):
     def _run_on(self, lane: int, feed: dict[str, np.ndarray]) -> np.ndarray:
         loaded = self._loaded
         result = loaded.requests[lane].infer({name: feed[name] for name in loaded.inputs})
-        return np.array(result[loaded.compiled.outputs[0]], dtype=np.float32)  # a copy
+        return np.array(result[0], dtype=np.float32)  # a copy: the request reuses its memory
 
     def _run_alone(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         loaded = self._loaded
@@ -150,7 +149,7 @@ class OpenVinoEmbedder(OnnxEmbedder):
             return self._run(feed)
         with loaded.alone_lock:
             result = loaded.alone.infer({name: feed[name] for name in loaded.inputs})
-            return np.array(result[0], dtype=np.float32)  # its only output
+            return np.array(result[0], dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
