@@ -117,7 +117,13 @@ def recover_and_check(data_dir: Path) -> list[str]:
 
 def crash_loop(work: Path, iterations: int, seed: int = 0, n_files: int = 30,
                max_delay: float = 4.0, log=print) -> LoopReport:  # type: ignore[no-untyped-def]
-    """Run the kill/restart loop; raises AssertionError on the first broken invariant."""
+    """Run the kill/restart loop; raises AssertionError on the first broken invariant.
+
+    The kill is due at a random moment between the job's start and a window: ``max_delay`` at
+    first, the longest of the last three uninterrupted jobs' durations after one finishes, a
+    fifth longer after every kill. So the kills keep landing inside the work, and some jobs
+    still finish (new work for the next round), however fast this machine or the ingest is.
+    """
     rng = random.Random(seed)
     corpus, data_dir = work / "corpus", work / "data"
     report = LoopReport()
@@ -125,11 +131,14 @@ def crash_loop(work: Path, iterations: int, seed: int = 0, n_files: int = 30,
     generation = 0
     write_corpus(corpus, n_files, generation, rng)
     resume = False
+    durations: list[float] = []  # seconds from "job started" to exit, uninterrupted jobs
+    window = max_delay
     for i in range(iterations):
         cmd = ["--resume"] if resume else [str(corpus), "--collection", "crash"]
         proc = _start(cmd, data_dir)
         started = _wait_started(proc)
-        delay = rng.uniform(0, max_delay)
+        delay = rng.uniform(0, window)
+        begun = time.monotonic()
         if started:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=delay)
@@ -138,17 +147,23 @@ def crash_loop(work: Path, iterations: int, seed: int = 0, n_files: int = 30,
             proc.wait()
             report.killed += 1
             resume = True
+            window *= 1.2
+            outcome = f"killed {delay:.2f}s into the job"
         else:
+            took = time.monotonic() - begun
+            if started:
+                durations.append(took)
+                window = max(durations[-3:])
             report.finished_before_kill += 1
             resume = False
             generation += 1
             write_corpus(corpus, n_files, generation, rng)  # new work for the next round
+            outcome = f"finished in {took:.2f}s (kill was due at {delay:.2f}s)"
         check_files_load(data_dir)
         fixed = recover_and_check(data_dir)
         report.repairs += [f"#{i}: {f}" for f in fixed]
         report.iterations += 1
-        log(f"iteration {i + 1}/{iterations}: {'killed' if resume else 'finished'} after "
-            f"{delay:.2f}s; recovery fixed: {fixed or 'nothing'}")
+        log(f"iteration {i + 1}/{iterations}: {outcome}; recovery fixed: {fixed or 'nothing'}")
     # finish whatever was interrupted, then the same ingest again must change nothing
     subprocess.run([sys.executable, "-m", "ingest", "--resume"], cwd=REPO, env=_env(data_dir),
                    check=False, capture_output=True, timeout=600)
