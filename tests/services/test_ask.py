@@ -129,3 +129,12 @@ def test_a_new_process_remembers_which_drafts_were_replaced(handbook_copy: Path)
         assert other_model.yielded > 0
     finally:
         third.close()
+
+
+def test_warm_up_leaves_nothing_to_load_at_the_first_question(scripted) -> None:  # type: ignore[no-untyped-def]
+    services, _generator, who = scripted
+    services.warm_up()
+    embedder = services.stack.embedder
+    loaded = set(vars(embedder))  # cached properties: models, sessions, tokenizer
+    final_answer(services.asking.ask(who, QUESTION, "handbook"))
+    assert set(vars(embedder)) == loaded  # e.g. ONNX Runtime's one-batch session
