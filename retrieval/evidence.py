@@ -185,7 +185,7 @@ def judge(
     coverage = 1.0
     if terms and hits:
         best = max(hits, key=lambda h: h.score)
-        present = set(stems(_WORD_RE.findall(best.text.lower())))
+        present = set(stems(list(set(_WORD_RE.findall(best.text.lower())))))  # each word once
         weight = sum(idf.values()) or 1.0
         coverage = sum(w for t, w in idf.items() if t in present) / weight
     elif terms:

@@ -348,9 +348,11 @@ def _dedup(vectors: np.ndarray, threshold: float) -> list[int]:
     """Indexes to keep: each row unless it is near-identical to an earlier kept row."""
     if threshold >= 1 or len(vectors) < 2:
         return list(range(len(vectors)))
+    kept = np.empty_like(vectors)  # the kept rows, packed: compared as a view, not a copy
     keep: list[int] = []
-    for i in range(len(vectors)):
-        if keep and float(np.max(vectors[keep] @ vectors[i])) >= threshold:
+    for i, row in enumerate(vectors):
+        if keep and float((kept[:len(keep)] @ row).max()) >= threshold:
             continue
+        kept[len(keep)] = row
         keep.append(i)
     return keep

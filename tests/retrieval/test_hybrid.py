@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -201,3 +202,17 @@ def test_cross_encoder_loads_from_a_local_directory(tmp_path: Path) -> None:
     assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
     with pytest.raises(RuntimeError, match="not found"):
         CrossEncoderReranker(str(tmp_path / "missing")).score("q", ["x"])
+
+
+def test_dedup_keeps_the_first_of_near_identical_rows() -> None:
+    from retrieval.retriever import _dedup
+
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((60, 16)).astype(np.float32)
+    vectors[[12, 40]] = vectors[3] + 0.01  # near copies of row 3, later in the ranking
+    vectors[50] = vectors[12]
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    keep = _dedup(vectors, 0.98)
+    assert 3 in keep and not {12, 40, 50} & set(keep)
+    assert keep == [i for i in range(60) if i not in (12, 40, 50)]
+    assert _dedup(vectors, 1.0) == list(range(60))
