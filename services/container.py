@@ -81,9 +81,9 @@ class Services:
     def warm_up(self) -> None:
         """Load the embedding model, the abstention lexicon and the LLM now.
 
-        The server calls this before serving. One question is embedded too: a question (a
-        call of one batch) runs on a model instance of its own (``_run_alone`` of the ONNX
-        and OpenVINO embedders), which would otherwise load during the first user's search.
+        The server calls this before serving. One question is embedded too: an embedder may
+        run questions on a model instance of its own (the ONNX Runtime one does), which
+        would otherwise load during the first user's search.
         """
         self.stack.embedder.warm_up()
         self.stack.embedder.embed_query("warm up")
